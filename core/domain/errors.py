@@ -1,0 +1,43 @@
+"""Domain errors that admin tools show as one clear line."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the request; the message says which and why."""
+
+
+class UnknownPark(DomainError):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"unknown park: {slug}")
+        self.slug = slug
+
+
+class InvalidPhoneError(DomainError):
+    def __init__(self, raw: str, region: str) -> None:
+        super().__init__(f"not a valid {region} phone number: {raw!r}")
+
+
+class DuplicatePartner(DomainError):
+    def __init__(self, park: str, phone_masked: str, name: str | None, code: str) -> None:
+        who = f"{name} ({phone_masked})" if name else phone_masked
+        super().__init__(f"park {park} already has this partner: {who}, code {code}")
+        self.code = code
+
+
+class DriverNotFound(DomainError):
+    def __init__(self, park: str, phone_masked: str) -> None:
+        super().__init__(f"no driver with phone {phone_masked} in park {park}")
+
+
+class CodeRefused(DomainError):
+    """A referral code cannot be used here; ``reason`` is a catalog key."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CodeSpaceExhausted(DomainError):
+    def __init__(self) -> None:
+        super().__init__("could not find a free referral code; the code space is full")

@@ -1,0 +1,159 @@
+"""Domain objects: parks, people, codes. Plain dataclasses; storage maps them to rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    TERMINAL = "terminal"
+    # Registration from the park's app and landing page arrives with the web API issue.
+    APP = "app"
+
+    @property
+    def confirms_phone_by_contact(self) -> bool:
+        """Telegram proves the phone by a shared contact; other channels need an SMS code."""
+        return self is Channel.TELEGRAM
+
+
+class OwnerKind(StrEnum):
+    PARTNER = "partner"
+    DRIVER = "driver"
+
+
+class Source(StrEnum):
+    """How the code entered at registration reached us."""
+
+    DEEP_LINK = "deep_link"
+    TYPED = "typed"
+    NONE = "none"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person as one channel knows them (Telegram user id, VK user id, ...)."""
+
+    channel: Channel
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the channel tells about the person; optional everywhere."""
+
+    name: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Park:
+    slug: str
+    name: str
+    landing_url: str
+    telegram_username: str | None = None
+    vk_group_id: int | None = None
+    vk_screen_name: str | None = None
+    phone_region: str = "RU"
+    timezone: str = "Europe/Moscow"
+
+    def referral_link(self, code: str) -> str:
+        joiner = "&" if "?" in self.landing_url else "?"
+        return f"{self.landing_url}{joiner}code={code}"
+
+    @property
+    def telegram_link(self) -> str | None:
+        return f"https://t.me/{self.telegram_username}" if self.telegram_username else None
+
+    @property
+    def vk_link(self) -> str | None:
+        if self.vk_screen_name:
+            return f"https://vk.me/{self.vk_screen_name}"
+        if self.vk_group_id:
+            return f"https://vk.me/club{self.vk_group_id}"
+        return None
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """A referral code with what the flow needs to judge it, read in one query."""
+
+    code: str
+    park: str
+    owner_kind: OwnerKind
+    owner_id: int
+    owner_phone: str
+    active: bool = True
+
+
+@dataclass
+class Partner:
+    park: str
+    phone: str
+    code: str
+    name: str | None = None
+    id: int | None = None
+    telegram_chat_id: int | None = None
+    alerts: str = "instant"  # "instant" or "digest"
+    quiet_from: str | None = None  # "23:00"
+    quiet_to: str | None = None  # "08:00"
+    unreachable: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass
+class Driver:
+    park: str
+    phone: str
+    own_code: str
+    channel: Channel
+    source: Source
+    name: str | None = None
+    entered_code: str | None = None
+    referrer_kind: OwnerKind | None = None
+    referrer_id: int | None = None
+    source_tag: str | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    driver_id: int
+    field: str
+    old: str | None
+    new: str | None
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One alert for one recipient, written to the outbox in the transaction that caused it.
+
+    ``kind`` is an open string: new kinds (bonuses from the ledger) need no schema change.
+    """
+
+    park: str
+    recipient_kind: OwnerKind
+    recipient_id: int
+    kind: str
+    payload: dict[str, object]
+    key: str
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DriverCard:
+    """Everything an operator sees about one driver."""
+
+    driver: Driver
+    referrer_name: str | None
+    referrer_phone: str | None
+    identities: tuple[Identity, ...]
+    audit: tuple[AuditEntry, ...] = field(default_factory=tuple)

@@ -1,0 +1,77 @@
+"""Channel-neutral answers. Core says *what* to show; front ends decide *how*.
+
+A reply names a catalog message (``key`` + ``args``) instead of carrying text, so each front
+end renders it in the user's language with its own markup and escaping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What a quick-reply button means, whatever its label in any language."""
+
+    NO_CODE = "no_code"
+    MY_CODE = "my_code"
+    RESEND_SMS = "resend_sms"
+    CHANGE_PHONE = "change_phone"
+
+
+class ButtonKind(StrEnum):
+    CONTACT = "contact"  # share my phone (Telegram)
+    ACTION = "action"  # a quick reply that core understands
+
+
+@dataclass(frozen=True)
+class Button:
+    kind: ButtonKind
+    label: str  # catalog key
+    action: Action | None = None
+
+    @classmethod
+    def contact(cls) -> Button:
+        return cls(ButtonKind.CONTACT, "btn-share-phone")
+
+    @classmethod
+    def of(cls, action: Action) -> Button:
+        return cls(ButtonKind.ACTION, ACTION_LABELS[action], action)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL button under the message."""
+
+    label: str  # catalog key
+    url: str
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    key: str
+    args: Mapping[str, str | int] = field(default_factory=dict)
+    # None leaves the current keyboard as it is; () removes it when its step is over.
+    keyboard: tuple[Button, ...] | None = None
+    links: tuple[Link, ...] = ()
+
+    def __post_init__(self) -> None:
+        # One message carries one markup in Telegram: URL buttons or a reply keyboard.
+        if self.links and self.keyboard is not None:
+            raise ValueError("a reply carries either links or a keyboard, not both")
+
+
+@dataclass(frozen=True)
+class Answer:
+    lang: str
+    replies: tuple[Reply, ...] = ()
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.NO_CODE: "btn-no-code",
+    Action.MY_CODE: "btn-my-code",
+    Action.RESEND_SMS: "btn-resend-sms",
+    Action.CHANGE_PHONE: "btn-change-phone",
+}

@@ -1,0 +1,518 @@
+"""The registration flow: one incoming event in, one transaction, replies out.
+
+Each update is a single unit of work: read the conversation (one query), decide, write what
+changed (one versioned UPDATE, or the completion inserts) and commit. A lost race on the
+conversation version is retried from a fresh read, so concurrent updates never both apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.domain.codes import normalize_code, normalize_payload
+from core.domain.errors import UnknownPark
+from core.domain.model import (
+    Channel,
+    CodeInfo,
+    Driver,
+    Notification,
+    OwnerKind,
+    Park,
+    Profile,
+    Source,
+)
+from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
+from core.domain.registration import Conversation, Limits, OtpCheck, Step
+from core.events import (
+    Command,
+    ContactShared,
+    Event,
+    Incoming,
+    Pressed,
+    Start,
+    Text,
+    Unsupported,
+)
+from core.ports import Clock, SmsError, SmsSender, StaleState, UnitOfWork, UnitOfWorkFactory
+from core.replies import Action, Answer, Button, Link, Reply
+from core.services.codes import CodeIssuer
+from core.texts import Catalog
+
+log = logging.getLogger("taxireg.flow")
+
+DRIVER_REGISTERED = "driver_registered"
+_ATTEMPTS = 4  # optimistic-concurrency retries before asking the user to try again
+_MAX_NAME = 128
+
+
+class RegistrationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        parks: Mapping[str, Park],
+        clock: Clock,
+        sms: SmsSender,
+        catalog: Catalog,
+        limits: Limits | None = None,
+        issuer: CodeIssuer | None = None,
+    ) -> None:
+        self._uow = uow
+        self.parks = dict(parks)
+        self._clock = clock
+        self._sms = sms
+        self.catalog = catalog
+        self._limits = limits or Limits()
+        self._issuer = issuer or CodeIssuer()
+
+    def park(self, slug: str) -> Park:
+        try:
+            return self.parks[slug]
+        except KeyError:
+            raise UnknownPark(slug) from None
+
+    async def handle(self, incoming: Incoming) -> Answer:
+        park = self.park(incoming.park)
+        for _ in range(_ATTEMPTS):
+            try:
+                return await self._handle_once(park, incoming)
+            except StaleState:
+                log.info("conversation changed concurrently, retrying", extra={"park": park.slug})
+        return Answer(self.catalog.default, (Reply("try-later"),))
+
+    async def _handle_once(self, park: Park, incoming: Incoming) -> Answer:
+        who = incoming.who
+        async with self._uow() as uow:
+            conv = await uow.conversations.get(park.slug, who.channel, who.user_id)
+            if conv is None:
+                conv = Conversation(park=park.slug, channel=who.channel, user_id=who.user_id)
+                conv.lang = self.catalog.pick(incoming.profile and incoming.profile.language)
+            before = conv.snapshot()
+            if conv.seen(incoming.event_id):
+                log.info("duplicate update ignored", extra={"park": park.slug})
+                return Answer(conv.lang)
+            _apply_profile(conv, incoming.profile, self.catalog)
+            flow = _Flow(self, uow, park, conv)
+            replies = await flow.dispatch(incoming.event)
+            before.last_event = conv.last_event
+            if conv != before:
+                await uow.conversations.save(conv)
+            await uow.commit()
+            log.info(
+                "update handled",
+                extra={
+                    "park": park.slug,
+                    "channel": who.channel.value,
+                    "step": conv.step.value,
+                    "outcome": flow.outcome,
+                    "phone": mask_phone(conv.phone),
+                },
+            )
+            return Answer(conv.lang, tuple(replies))
+
+    async def send_sms(self, phone: str, text: str) -> bool:
+        """Send through the gateway; one retry, because gateways drop single requests."""
+        for attempt in (1, 2):
+            try:
+                await self._sms.send(phone, text)
+                return True
+            except SmsError as exc:
+                log.warning(
+                    "sms gateway error",
+                    extra={"phone": mask_phone(phone), "attempt": attempt, "error": str(exc)},
+                )
+                if attempt == 1:
+                    await asyncio.sleep(0.2)
+        return False
+
+
+def _apply_profile(conv: Conversation, profile: Profile | None, catalog: Catalog) -> None:
+    if profile is None:
+        return
+    if profile.name and not conv.name:
+        conv.name = profile.name.strip()[:_MAX_NAME] or None
+    if profile.language:
+        conv.lang = catalog.pick(profile.language)
+
+
+@dataclass
+class _Flow:
+    """The decisions for one update; lives for one transaction."""
+
+    service: RegistrationService
+    uow: UnitOfWork
+    park: Park
+    conv: Conversation
+    outcome: str = "prompt"
+
+    @property
+    def limits(self) -> Limits:
+        return self.service._limits
+
+    async def dispatch(self, event: Event) -> list[Reply]:
+        match event:
+            case Start(payload, tag):
+                return await self.on_start(payload, tag)
+            case ContactShared(phone, own):
+                return await self.on_contact(phone, own)
+            case Text(text):
+                return await self.on_text(text)
+            case Pressed(action):
+                return await self.on_action(action)
+            case Command(name):
+                return await self.on_command(name)
+            case Unsupported():
+                self.outcome = "unsupported"
+                return [Reply("unsupported"), *await self.prompt()]
+        raise TypeError(f"unknown event {event!r}")
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def on_start(self, payload: str | None, tag: str | None) -> list[Reply]:
+        conv = self.conv
+        welcome = Reply("welcome", {"park": self.park.name})
+        if conv.step in (Step.DONE, Step.PARTNER):
+            return [welcome, *await self.my_code()]
+        code, payload_tag = normalize_payload(payload) if payload else (None, None)
+        info = await self.uow.codes.lookup(code) if code else None
+        if info is None or not info.active:
+            return [welcome, *await self.prompt()]
+        if info.park != self.park.slug:
+            self.outcome = "other_park_link"
+            return [welcome, self.redirect(info), *await self.prompt()]
+        conv.link_code, conv.link_tag = info.code, (tag or payload_tag)
+        if conv.step is Step.REFERRAL:
+            return await self.use_code(info, Source.DEEP_LINK)
+        self.outcome = "link_code"
+        return [welcome, Reply("welcome-with-code", {"code": info.code}), *await self.prompt()]
+
+    async def on_contact(self, phone: str, own: bool) -> list[Reply]:
+        if self.conv.step is not Step.PHONE or not self.conv.channel.confirms_phone_by_contact:
+            return await self.prompt()
+        if not own:
+            self.outcome = "foreign_contact"
+            return [Reply("phone-not-own", keyboard=(Button.contact(),))]
+        try:
+            normalized = normalize_phone(phone, self.park.phone_region)
+        except InvalidPhone:
+            self.outcome = "phone_foreign"
+            return [Reply("phone-foreign", keyboard=(Button.contact(),))]
+        return await self.phone_confirmed(normalized)
+
+    async def on_text(self, text: str) -> list[Reply]:
+        action = self.service.catalog.action_for(text)
+        if action is not None:
+            return await self.on_action(action)
+        if text.startswith("/"):
+            return await self.on_command(text[1:].split(maxsplit=1)[0].split("@")[0].lower())
+        match self.conv.step:
+            case Step.PHONE:
+                return await self.on_phone_text(text)
+            case Step.OTP:
+                return await self.on_otp_text(text)
+            case Step.REFERRAL:
+                return await self.on_code_text(text)
+        return await self.prompt()
+
+    async def on_action(self, action: Action) -> list[Reply]:
+        step = self.conv.step
+        if action is Action.MY_CODE:
+            return await self.my_code()
+        if action is Action.NO_CODE and step is Step.REFERRAL:
+            return await self.complete(None, Source.NONE)
+        if action is Action.RESEND_SMS and step is Step.OTP:
+            return await self.send_otp(self.conv.phone or "", resend=True)
+        if action is Action.CHANGE_PHONE and step is Step.OTP:
+            self.conv.restart_phone()
+            return await self.prompt()
+        # A button from an old keyboard: say what is expected now.
+        self.outcome = "stale_button"
+        return await self.prompt()
+
+    async def on_command(self, name: str) -> list[Reply]:
+        if name == "start":
+            return await self.on_start(None, None)
+        if name == "code":
+            return await self.my_code()
+        if name == "help":
+            return [Reply("help", {"park": self.park.name}), *await self.prompt()]
+        self.outcome = "unknown_command"
+        return await self.prompt()
+
+    # -- phone ----------------------------------------------------------------------------
+
+    async def on_phone_text(self, text: str) -> list[Reply]:
+        try:
+            phone = normalize_phone(text, self.park.phone_region)
+        except InvalidPhone:
+            self.outcome = "phone_invalid"
+            if self.conv.channel.confirms_phone_by_contact:
+                return [Reply("phone-use-button", keyboard=(Button.contact(),))]
+            return [Reply("phone-invalid", keyboard=())]
+        if self.conv.channel.confirms_phone_by_contact:
+            # A typed number proves nothing in Telegram: only a shared contact does.
+            self.outcome = "phone_typed"
+            return [Reply("phone-use-button", keyboard=(Button.contact(),))]
+        return await self.send_otp(phone, resend=False)
+
+    async def send_otp(self, phone: str, *, resend: bool) -> list[Reply]:
+        conv, now = self.conv, self.service._clock.now()
+        wait = conv.resend_wait(now, self.limits)
+        if wait and (resend or phone == conv.phone):
+            self.outcome = "resend_too_early"
+            return [Reply("otp-resend-wait", {"seconds": wait}, keyboard=_otp_keyboard())]
+        if not conv.sms_quota_left(now, self.limits):
+            self.outcome = "sms_quota"
+            return [Reply("sms-quota", keyboard=_otp_keyboard() if conv.phone else ())]
+        code = conv.issue_otp(phone, now, self.limits)
+        text = self.service.catalog.text(
+            conv.lang, "sms-text", {"park": self.park.name, "code": code}
+        )
+        if not await self.service.send_sms(phone, text):
+            self.outcome = "sms_failed"
+            conv.restart_phone()
+            return [Reply("sms-failed", keyboard=())]
+        self.outcome = "otp_sent"
+        return [Reply("otp-sent", {"phone": phone}, keyboard=_otp_keyboard())]
+
+    async def on_otp_text(self, text: str) -> list[Reply]:
+        digits = text.strip().replace(" ", "").replace("-", "")
+        if not (len(digits) == 6 and digits.isdigit()):
+            try:
+                phone = normalize_phone(text, self.park.phone_region)
+            except InvalidPhone:
+                self.outcome = "otp_junk"
+                return [Reply("otp-not-digits", keyboard=_otp_keyboard())]
+            return await self.send_otp(phone, resend=False)
+        result = self.conv.check_otp(digits, self.service._clock.now(), self.limits)
+        self.outcome = f"otp_{result.value}"
+        match result:
+            case OtpCheck.OK:
+                return await self.phone_confirmed(self.conv.phone or "")
+            case OtpCheck.WRONG:
+                left = self.conv.otp_attempts_left(self.limits)
+                return [Reply("otp-wrong", {"left": left}, keyboard=_otp_keyboard())]
+            case OtpCheck.EXPIRED:
+                return [Reply("otp-expired", keyboard=_otp_keyboard())]
+        return [Reply("otp-locked", keyboard=_otp_keyboard())]
+
+    async def phone_confirmed(self, phone: str) -> list[Reply]:
+        conv, uow = self.conv, self.uow
+        driver = await uow.drivers.by_phone(self.park.slug, phone)
+        if driver is not None and driver.id is not None:
+            self.outcome = "linked_driver"
+            conv.phone = phone
+            conv.registered(driver.id)
+            return [
+                Reply("already-registered", {"park": self.park.name}),
+                self.code_reply(driver.own_code),
+            ]
+        partners = await uow.partners.by_phone(phone)
+        mine = next((p for p in partners if p.park == self.park.slug), None)
+        if mine is not None and mine.id is not None:
+            return await self.link_partner(phone, mine.id, mine.code)
+        replies: list[Reply] = [self.partner_elsewhere(p.park) for p in partners]
+        conv.phone_confirmed(phone)
+        if conv.link_code:
+            info = await uow.codes.lookup(conv.link_code)
+            refusal = self.judge(info)
+            if refusal is None and info is not None:
+                return [*replies, *await self.complete(info, Source.DEEP_LINK)]
+            conv.link_code = None
+            replies.extend(refusal or [])
+        self.outcome = "phone_confirmed"
+        return [*replies, *await self.prompt()]
+
+    async def link_partner(self, phone: str, partner_id: int, code: str) -> list[Reply]:
+        self.outcome = "linked_partner"
+        self.conv.phone = phone
+        self.conv.partner_linked(partner_id)
+        if self.conv.channel is Channel.TELEGRAM:
+            await self.uow.partners.link_telegram(partner_id, int(self.conv.user_id))
+            intro = Reply("partner-linked", {"park": self.park.name})
+        elif self.park.telegram_username:
+            bot = self.park.telegram_username
+            intro = Reply(
+                "partner-linked-elsewhere",
+                {"park": self.park.name, "bot": bot},
+                links=(_bot_link(bot),),
+            )
+        else:
+            intro = Reply("partner-linked", {"park": self.park.name})
+        return [intro, self.code_reply(code)]
+
+    def partner_elsewhere(self, slug: str) -> Reply:
+        other = self.service.parks.get(slug)
+        bot = other.telegram_username if other else None
+        if other is None or bot is None:
+            return Reply("partner-other-park", {"park": slug, "bot": "-"})
+        return Reply(
+            "partner-other-park", {"park": other.name, "bot": bot}, links=(_bot_link(bot),)
+        )
+
+    # -- referral code --------------------------------------------------------------------
+
+    async def on_code_text(self, text: str) -> list[Reply]:
+        conv, now = self.conv, self.service._clock.now()
+        keyboard = (Button.of(Action.NO_CODE),)
+        left = conv.cooldown_left(now)
+        if left:
+            self.outcome = "code_cooldown"
+            return [Reply("code-cooldown", {"minutes": _minutes(left)}, keyboard=keyboard)]
+        code = normalize_code(text)
+        if code is None:
+            self.outcome = "code_junk"
+            return [Reply("code-junk", keyboard=keyboard)]
+        info = await self.uow.codes.lookup(code)
+        refusal = self.judge(info)
+        if refusal is None and info is not None:
+            return await self.use_code(info, Source.TYPED)
+        if (info is None or not info.active) and conv.code_failed(now, self.limits):
+            self.outcome = "code_cooldown"
+            minutes = _minutes(conv.cooldown_left(now))
+            return [Reply("code-cooldown", {"minutes": minutes}, keyboard=keyboard)]
+        self.outcome = "code_refused"
+        return refusal or []
+
+    def judge(self, info: CodeInfo | None) -> list[Reply] | None:
+        """None if the code can be used here, else the replies that explain why not."""
+        keyboard = (Button.of(Action.NO_CODE),)
+        if info is None:
+            return [Reply("code-unknown", keyboard=keyboard)]
+        if not info.active:
+            return [Reply("code-inactive", keyboard=keyboard)]
+        if info.park != self.park.slug:
+            return [self.redirect(info)]
+        if info.owner_phone == self.conv.phone:
+            return [Reply("code-own", keyboard=keyboard)]
+        return None
+
+    def redirect(self, info: CodeInfo) -> Reply:
+        other = self.service.parks.get(info.park)
+        if other is None or other.telegram_username is None:
+            name = other.name if other else info.park
+            links = (Link("link-open-vk", other.vk_link),) if other and other.vk_link else ()
+            return Reply("code-other-park-nobot", {"park": name}, links=links)
+        links = [_bot_link(other.telegram_username)]
+        if self.conv.channel is Channel.VK and other.vk_link:
+            links.append(Link("link-open-vk", other.vk_link))
+        return Reply("code-other-park", {"bot": other.telegram_username}, links=tuple(links))
+
+    async def use_code(self, info: CodeInfo, source: Source) -> list[Reply]:
+        refusal = self.judge(info)
+        if refusal is not None:
+            return refusal
+        accepted = Reply("code-accepted", {"code": info.code})
+        return [accepted, *await self.complete(info, source)]
+
+    # -- completion -----------------------------------------------------------------------
+
+    async def complete(self, referral: CodeInfo | None, source: Source) -> list[Reply]:
+        conv, uow, now = self.conv, self.uow, self.service._clock.now()
+        phone = conv.phone or ""
+        code = await self.service._issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
+        driver = Driver(
+            park=self.park.slug,
+            phone=phone,
+            own_code=code,
+            channel=conv.channel,
+            source=source,
+            name=conv.name,
+            entered_code=referral.code if referral else None,
+            referrer_kind=referral.owner_kind if referral else None,
+            referrer_id=referral.owner_id if referral else None,
+            source_tag=conv.link_tag if source is Source.DEEP_LINK else None,
+            created_at=now,
+            updated_at=now,
+        )
+        stored = await uow.drivers.add(driver)
+        if stored is None or stored.id is None:
+            # Someone registered this phone a moment ago (another channel or process):
+            # link to that driver instead of creating a second one.
+            await uow.codes.release(code)
+            existing = await uow.drivers.by_phone(self.park.slug, phone)
+            if existing is None or existing.id is None:
+                raise StaleState("driver vanished after a phone conflict")
+            self.outcome = "linked_driver"
+            conv.registered(existing.id)
+            return [
+                Reply("already-registered", {"park": self.park.name}),
+                self.code_reply(existing.own_code),
+            ]
+        conv.registered(stored.id)
+        if referral is not None:
+            await uow.outbox.add(_registered_notification(stored, referral, now))
+        self.outcome = f"registered_{source.value}"
+        return [Reply("registered"), self.code_reply(code)]
+
+    # -- what to show ---------------------------------------------------------------------
+
+    def code_reply(self, code: str) -> Reply:
+        return Reply(
+            "driver-code",
+            {"code": code, "url": self.park.referral_link(code)},
+            keyboard=(Button.of(Action.MY_CODE),),
+        )
+
+    async def my_code(self) -> list[Reply]:
+        conv = self.conv
+        if conv.step is Step.DONE and conv.driver_id is not None:
+            driver = await self.uow.drivers.get(conv.driver_id)
+            if driver is not None:
+                self.outcome = "my_code"
+                return [self.code_reply(driver.own_code)]
+        if conv.step is Step.PARTNER and conv.partner_id is not None:
+            partner = await self.uow.partners.get(conv.partner_id)
+            if partner is not None:
+                self.outcome = "my_code"
+                return [self.code_reply(partner.code)]
+        self.outcome = "not_registered"
+        return [Reply("not-registered"), *await self.prompt()]
+
+    async def prompt(self) -> list[Reply]:
+        """What the current step asks for, with its keyboard."""
+        conv = self.conv
+        match conv.step:
+            case Step.PHONE if conv.channel.confirms_phone_by_contact:
+                return [Reply("phone-ask-contact", keyboard=(Button.contact(),))]
+            case Step.PHONE:
+                return [Reply("phone-ask-typed", keyboard=())]
+            case Step.OTP:
+                return [Reply("otp-sent", {"phone": conv.phone or ""}, keyboard=_otp_keyboard())]
+            case Step.REFERRAL:
+                return [Reply("ask-referral-code", keyboard=(Button.of(Action.NO_CODE),))]
+        return [Reply("menu", keyboard=(Button.of(Action.MY_CODE),))]
+
+
+def _otp_keyboard() -> tuple[Button, ...]:
+    return (Button.of(Action.RESEND_SMS), Button.of(Action.CHANGE_PHONE))
+
+
+def _bot_link(username: str) -> Link:
+    return Link("link-open-bot", f"https://t.me/{username}", {"bot": username})
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, (seconds + 59) // 60)
+
+
+def _registered_notification(driver: Driver, referral: CodeInfo, now: object) -> Notification:
+    return Notification(
+        park=driver.park,
+        recipient_kind=referral.owner_kind,
+        recipient_id=referral.owner_id,
+        kind=DRIVER_REGISTERED,
+        payload={
+            "driver_id": driver.id,
+            "name": driver.name,
+            "phone": driver.phone,
+            "channel": driver.channel.value,
+            "source": driver.source.value,
+            "source_tag": driver.source_tag,
+            "code": referral.code,
+            "registered_at": driver.created_at.isoformat() if driver.created_at else None,
+        },
+        key=f"{DRIVER_REGISTERED}:{driver.id}",
+    )
