@@ -1,0 +1,155 @@
+"""Operator use cases: the partner directory, driver cards, the code entered at registration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.domain.codes import normalize_code
+from core.domain.errors import (
+    CodeRefused,
+    DriverNotFound,
+    DuplicatePartner,
+    InvalidPhoneError,
+    UnknownPark,
+)
+from core.domain.model import AuditEntry, DriverCard, OwnerKind, Park, Partner
+from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
+from core.ports import Clock, UnitOfWorkFactory
+from core.services.codes import CodeIssuer
+
+ENTERED_CODE = "entered_code"
+
+
+class AdminService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        parks: Mapping[str, Park],
+        clock: Clock,
+        issuer: CodeIssuer | None = None,
+    ) -> None:
+        self._uow = uow
+        self.parks = dict(parks)
+        self._clock = clock
+        self._issuer = issuer or CodeIssuer()
+
+    def park(self, slug: str) -> Park:
+        try:
+            return self.parks[slug]
+        except KeyError:
+            raise UnknownPark(slug) from None
+
+    def phone(self, park: Park, raw: str) -> str:
+        try:
+            return normalize_phone(raw, park.phone_region)
+        except InvalidPhone:
+            raise InvalidPhoneError(raw, park.phone_region) from None
+
+    async def add_partner(self, park_slug: str, raw_phone: str, name: str | None) -> Partner:
+        park = self.park(park_slug)
+        phone = self.phone(park, raw_phone)
+        async with self._uow() as uow:
+            existing = next(
+                (p for p in await uow.partners.by_phone(phone) if p.park == park.slug), None
+            )
+            if existing is not None:
+                raise DuplicatePartner(park.slug, mask_phone(phone), existing.name, existing.code)
+            code = await self._issuer.issue(uow.codes, park.slug, OwnerKind.PARTNER)
+            partner = Partner(
+                park=park.slug,
+                phone=phone,
+                code=code,
+                name=(name or "").strip() or None,
+                created_at=self._clock.now(),
+            )
+            stored = await uow.partners.add(partner)
+            if stored is None:  # added by someone else between our read and our insert
+                await uow.rollback()
+                return await self.add_partner(park_slug, raw_phone, name)
+            await uow.commit()
+            return stored
+
+    async def list_partners(self, park_slug: str | None = None) -> list[Partner]:
+        if park_slug is not None:
+            self.park(park_slug)
+        async with self._uow() as uow:
+            return await uow.partners.list(park_slug)
+
+    async def driver_card(self, park_slug: str, raw_phone: str) -> DriverCard:
+        park = self.park(park_slug)
+        phone = self.phone(park, raw_phone)
+        async with self._uow() as uow:
+            driver = await uow.drivers.by_phone(park.slug, phone)
+            if driver is None or driver.id is None:
+                raise DriverNotFound(park.slug, mask_phone(phone))
+            referrer_name = referrer_phone = None
+            if driver.referrer_kind is OwnerKind.PARTNER and driver.referrer_id is not None:
+                partner = await uow.partners.get(driver.referrer_id)
+                if partner is not None:
+                    referrer_name, referrer_phone = partner.name, partner.phone
+            elif driver.referrer_kind is OwnerKind.DRIVER and driver.referrer_id is not None:
+                referrer = await uow.drivers.get(driver.referrer_id)
+                if referrer is not None:
+                    referrer_name, referrer_phone = referrer.name, referrer.phone
+            identities = await uow.drivers.identities(driver.id)
+            audit = await uow.audit.for_driver(driver.id)
+            return DriverCard(
+                driver, referrer_name, referrer_phone, tuple(identities), tuple(audit)
+            )
+
+    async def set_entered_code(
+        self, park_slug: str, raw_phone: str, raw_code: str | None, actor: str
+    ) -> DriverCard:
+        """Set, change (``raw_code``) or clear (None) the code entered at registration."""
+        park = self.park(park_slug)
+        phone = self.phone(park, raw_phone)
+        async with self._uow() as uow:
+            driver = await uow.drivers.by_phone(park.slug, phone)
+            if driver is None or driver.id is None:
+                raise DriverNotFound(park.slug, mask_phone(phone))
+            code = kind = owner = None
+            if raw_code is not None:
+                code = normalize_code(raw_code)
+                if code is None:
+                    raise CodeRefused(f"not a referral code: {raw_code[:40]!r}", "code-junk")
+                info = await uow.codes.lookup(code)
+                if info is None:
+                    raise CodeRefused(f"no such referral code: {code}", "code-unknown")
+                if not info.active:
+                    raise CodeRefused(f"referral code {code} is deactivated", "code-inactive")
+                if info.park != park.slug:
+                    other = self.parks.get(info.park)
+                    bot = (
+                        f" (bot @{other.telegram_username})"
+                        if other and other.telegram_username
+                        else ""
+                    )
+                    raise CodeRefused(
+                        f"referral code {code} belongs to park {info.park}{bot}", "code-other-park"
+                    )
+                if info.owner_phone == driver.phone:
+                    raise CodeRefused(f"referral code {code} is the driver's own", "code-own")
+                kind, owner = info.owner_kind, info.owner_id
+            if code != driver.entered_code:
+                await uow.drivers.set_referral(driver.id, code, kind, owner)
+                await uow.audit.add(
+                    AuditEntry(
+                        driver.id,
+                        ENTERED_CODE,
+                        driver.entered_code,
+                        code,
+                        actor,
+                        self._clock.now(),
+                    )
+                )
+                await uow.commit()
+        return await self.driver_card(park_slug, raw_phone)
+
+    async def set_code_active(self, raw_code: str, active: bool) -> bool:
+        code = normalize_code(raw_code)
+        if code is None:
+            return False
+        async with self._uow() as uow:
+            changed = await uow.codes.set_active(code, active)
+            await uow.commit()
+            return changed
