@@ -80,6 +80,10 @@ class PartnerRepository(Protocol):
         """Remember the chat for alerts; also clears the unreachable flag."""
         ...
 
+    async def update_settings(
+        self, partner_id: int, *, alerts: str, quiet_from: str | None, quiet_to: str | None
+    ) -> None: ...
+
 
 class DriverRepository(Protocol):
     async def add(self, driver: Driver) -> Driver | None:

@@ -18,6 +18,10 @@ class Action(StrEnum):
     MY_CODE = "my_code"
     RESEND_SMS = "resend_sms"
     CHANGE_PHONE = "change_phone"
+    ALERTS_INSTANT = "alerts_instant"
+    ALERTS_DIGEST = "alerts_digest"
+    QUIET_NIGHT = "quiet_night"
+    QUIET_OFF = "quiet_off"
 
 
 class ButtonKind(StrEnum):
@@ -74,4 +78,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.MY_CODE: "btn-my-code",
     Action.RESEND_SMS: "btn-resend-sms",
     Action.CHANGE_PHONE: "btn-change-phone",
+    Action.ALERTS_INSTANT: "btn-alerts-instant",
+    Action.ALERTS_DIGEST: "btn-alerts-digest",
+    Action.QUIET_NIGHT: "btn-quiet-night",
+    Action.QUIET_OFF: "btn-quiet-off",
 }

@@ -227,6 +227,8 @@ class _Flow:
         if action is Action.CHANGE_PHONE and step is Step.OTP:
             self.conv.restart_phone()
             return await self.prompt()
+        if action in SETTINGS_ACTIONS and step is Step.PARTNER:
+            return await self.change_settings(action)
         # A button from an old keyboard: say what is expected now.
         self.outcome = "stale_button"
         return await self.prompt()
@@ -236,6 +238,8 @@ class _Flow:
             return await self.on_start(None, None)
         if name == "code":
             return await self.my_code()
+        if name == "settings":
+            return await self.show_settings()
         if name == "help":
             return [Reply("help", {"park": self.park.name}), *await self.prompt()]
         self.outcome = "unknown_command"
@@ -447,6 +451,40 @@ class _Flow:
         self.outcome = f"registered_{source.value}"
         return [Reply("registered"), self.code_reply(code)]
 
+    # -- partner alert settings -----------------------------------------------------------
+
+    async def show_settings(self, saved: bool = False) -> list[Reply]:
+        partner = None
+        if self.conv.step is Step.PARTNER and self.conv.partner_id is not None:
+            partner = await self.uow.partners.get(self.conv.partner_id)
+        if partner is None:
+            self.outcome = "settings_refused"
+            return [Reply("settings-partners-only"), *await self.prompt()]
+        quiet = f"{partner.quiet_from}–{partner.quiet_to}" if partner.quiet_from else None
+        args: dict[str, str | int] = {"alerts": partner.alerts, "quiet": quiet or "none"}
+        replies = [Reply("settings-saved")] if saved else []
+        keyboard = (*(Button.of(a) for a in SETTINGS_ACTIONS), Button.of(Action.MY_CODE))
+        return [*replies, Reply("settings-current", args, keyboard=keyboard)]
+
+    async def change_settings(self, action: Action) -> list[Reply]:
+        partner_id = self.conv.partner_id
+        partner = await self.uow.partners.get(partner_id) if partner_id is not None else None
+        if partner is None or partner.id is None:
+            return await self.show_settings()
+        alerts, quiet_from, quiet_to = partner.alerts, partner.quiet_from, partner.quiet_to
+        match action:
+            case Action.ALERTS_INSTANT | Action.ALERTS_DIGEST:
+                alerts = "instant" if action is Action.ALERTS_INSTANT else "digest"
+            case Action.QUIET_NIGHT:
+                quiet_from, quiet_to = QUIET_NIGHT
+            case Action.QUIET_OFF:
+                quiet_from = quiet_to = None
+        await self.uow.partners.update_settings(
+            partner.id, alerts=alerts, quiet_from=quiet_from, quiet_to=quiet_to
+        )
+        self.outcome = f"settings_{action.value}"
+        return await self.show_settings(saved=True)
+
     # -- what to show ---------------------------------------------------------------------
 
     def code_reply(self, code: str) -> Reply:
@@ -484,6 +522,16 @@ class _Flow:
             case Step.REFERRAL:
                 return [Reply("ask-referral-code", keyboard=(Button.of(Action.NO_CODE),))]
         return [Reply("menu", keyboard=(Button.of(Action.MY_CODE),))]
+
+
+SETTINGS_ACTIONS = (
+    Action.ALERTS_INSTANT,
+    Action.ALERTS_DIGEST,
+    Action.QUIET_NIGHT,
+    Action.QUIET_OFF,
+)
+# Quiet hours offered in the bot; the CLI sets any range.
+QUIET_NIGHT = ("23:00", "08:00")
 
 
 def _otp_keyboard() -> tuple[Button, ...]:

@@ -56,3 +56,19 @@ cmd-start = Start registration
 cmd-code = My referral code
 cmd-help = Help
 phone-foreign = This number cannot be used: registration is open to mobile numbers of the park's country.
+
+settings-current =
+    Alerts: { $alerts ->
+        [digest] the daily digest only
+       *[instant] at once for every new driver
+    }. Quiet hours: { $quiet ->
+        [none] none
+       *[other] { $quiet } (alerts in that time come when it ends)
+    }.
+settings-saved = Settings saved.
+settings-partners-only = Alert settings are for referral partners.
+btn-alerts-instant = Every new driver at once
+btn-alerts-digest = Daily digest only
+btn-quiet-night = Quiet hours 23:00–08:00
+btn-quiet-off = No quiet hours
+cmd-settings = Alert settings

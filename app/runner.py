@@ -1,0 +1,79 @@
+"""``taxireg run``: every configured front end and the scheduler in one event loop.
+
+Each part is optional and imported only when configured (aiogram and vkbottle take seconds
+to import). A part implements ``Part``: ``start()`` returns once it is serving (its polling
+runs in background tasks), ``stop()`` ends it gracefully. A park whose token is wrong is
+reported by its part and skipped; the other parks keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Protocol
+
+from app.bootstrap import Container, build
+from app.settings import Settings
+
+log = logging.getLogger("taxireg.run")
+
+
+class Part(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def configured_parts(container: Container) -> list[Part]:
+    settings = container.settings
+    parts: list[Part] = []
+    if any(p.telegram_token for p in settings.parks):
+        from bots.telegram.app import TelegramFrontEnd
+
+        parts.append(TelegramFrontEnd(container))
+    if any(p.vk_token and p.vk_group_id for p in settings.parks):
+        from bots.vk.app import VkFrontEnd
+
+        parts.append(VkFrontEnd(container))
+    if settings.notifications.enabled and any(p.telegram_token for p in settings.parks):
+        from scheduler.service import NotificationScheduler
+
+        parts.append(NotificationScheduler(container))
+    return parts
+
+
+async def serve(container: Container, stop: asyncio.Event) -> None:
+    """Start every part, wait for ``stop``, stop the parts in reverse order."""
+    started: list[Part] = []
+    try:
+        for part in configured_parts(container):
+            await part.start()
+            started.append(part)
+            log.info("started %s", part.name)
+        if not started:
+            log.warning("nothing to run: no park has a telegram_token or vk_token")
+        await stop.wait()
+    finally:
+        for part in reversed(started):
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("error while stopping %s", part.name)
+            else:
+                log.info("stopped %s", part.name)
+
+
+async def run(settings: Settings) -> None:
+    container = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await serve(container, stop)
+    finally:
+        await container.aclose()
