@@ -1,0 +1,1 @@
+"""Benchmarks run against the in-process fakes (``python -m bench.<name>``)."""
