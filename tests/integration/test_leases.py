@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from storage.engine import make_engine
+from storage.leases import Lease, lock_key
+
+POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
+
+
+def test_keys_are_stable_and_distinct() -> None:
+    assert lock_key("telegram:mos") == lock_key("telegram:mos")
+    assert lock_key("telegram:mos") != lock_key("telegram:spb")
+
+
+async def test_sqlite_always_grants(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    first, second = Lease(engine, "telegram:mos"), Lease(engine, "telegram:mos")
+    assert await first.acquire()
+    assert await second.acquire()
+    await engine.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TAXIREG_TEST_POSTGRES_URL")
+async def test_postgres_grants_one_holder_and_hands_over() -> None:
+    assert POSTGRES_URL is not None
+    one, two = make_engine(POSTGRES_URL), make_engine(POSTGRES_URL)  # two "processes"
+    try:
+        first, second = Lease(one, "telegram:mos"), Lease(two, "telegram:mos")
+        assert await first.acquire()
+        assert not await second.acquire()
+        assert await Lease(two, "telegram:spb").acquire()  # other bots are independent
+        assert await first.alive()
+        await first.release()
+        assert await second.acquire()
+        assert not await first.acquire()
+        await second.release()
+    finally:
+        await one.dispose()
+        await two.dispose()
