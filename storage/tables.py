@@ -175,12 +175,37 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False, default=_now),
     Column("sent_at", UTCDateTime),
-    # Claims read only due pending rows: a partial index keeps that a seek as the table grows.
+    # Why a row is parked instead of sent: "unlinked" (recipient has no chat yet), "blocked"
+    # (they blocked the bot), "quiet" (their quiet hours). Cleared when the row moves on.
+    Column("hold", String(16)),
+    # "telegram" when a message went out; "digest" when a digest-only partner's instant
+    # alert was folded into the daily digest instead.
+    Column("sent_as", String(16)),
+    # Claims read only due pending rows, oldest first: a partial index on the sort key keeps
+    # that a seek however much sent history the table holds.
     Index(
         "ix_outbox_due",
         "next_attempt_at",
+        "id",
         postgresql_where=text("status = 'pending'"),
         sqlite_where=text("status = 'pending'"),
+    ),
+    # Per-chat order: "is there an earlier pending row for this recipient?" is a seek here.
+    Index(
+        "ix_outbox_pending_recipient",
+        "recipient_kind",
+        "recipient_id",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    # Re-activation scans only held rows (few), not the history.
+    Index(
+        "ix_outbox_held",
+        "recipient_kind",
+        "recipient_id",
+        postgresql_where=text("hold IS NOT NULL"),
+        sqlite_where=text("hold IS NOT NULL"),
     ),
     Index("ix_outbox_recipient", "recipient_kind", "recipient_id", "status"),
     Index("ix_outbox_status", "status"),
