@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.domain.codes import normalize_code, normalize_payload
 from core.domain.errors import UnknownPark
@@ -546,7 +547,7 @@ def _minutes(seconds: int) -> int:
     return max(1, (seconds + 59) // 60)
 
 
-def _registered_notification(driver: Driver, referral: CodeInfo, now: object) -> Notification:
+def _registered_notification(driver: Driver, referral: CodeInfo, now: datetime) -> Notification:
     return Notification(
         park=driver.park,
         recipient_kind=referral.owner_kind,
@@ -563,4 +564,6 @@ def _registered_notification(driver: Driver, referral: CodeInfo, now: object) ->
             "registered_at": driver.created_at.isoformat() if driver.created_at else None,
         },
         key=f"{DRIVER_REGISTERED}:{driver.id}",
+        # Due from the service clock's "now", the same clock the relay claims by.
+        not_before=now,
     )
