@@ -1,0 +1,90 @@
+"""Core's rendered replies as VK ``messages.send`` parameters (text + keyboard JSON).
+
+Quick replies become a persistent keyboard of Text buttons whose payload names the core
+action, so a pressed button is understood whatever its label; links become an inline
+keyboard of OpenLink buttons, or plain text lines when they do not fit VK's limits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from core.replies import ButtonKind
+from core.texts.catalog import Rendered, RenderedButton, RenderedLink
+
+# VK's documented limits; breaking one makes VK refuse the whole message (error 911).
+MAX_LABEL = 40
+MAX_PAYLOAD = 255
+MAX_INLINE_ROWS = 6
+MAX_ROWS = 10
+MAX_TEXT = 4096
+
+ACTION_KEY = "action"
+
+
+@dataclass(frozen=True)
+class VkMessage:
+    """What one ``messages.send`` carries besides peer and random id."""
+
+    text: str
+    keyboard: str | None  # JSON; None leaves the user's current keyboard as it is
+
+
+def action_payload(action: str) -> str:
+    return json.dumps({ACTION_KEY: action}, separators=(",", ":"))
+
+
+def render_message(rendered: Rendered, *, inline_ok: bool = True) -> VkMessage:
+    """One core reply as a VK message.
+
+    ``inline_ok`` is the client's ``client_info.inline_keyboard``: an old client that
+    cannot show inline keyboards gets the links as text.
+    """
+    text = rendered.text
+    if rendered.links:
+        keyboard = _link_keyboard(rendered.links) if inline_ok else None
+        if keyboard is None:
+            text = "\n".join([text, *(f"{link.text}: {link.url}" for link in rendered.links)])
+        return VkMessage(_clip(text), keyboard)
+    if rendered.keyboard is None:
+        return VkMessage(_clip(text), None)
+    return VkMessage(_clip(text), _reply_keyboard(rendered.keyboard))
+
+
+def _reply_keyboard(buttons: tuple[RenderedButton, ...]) -> str:
+    # One button per row: Russian labels are long and VK cuts them off in narrow rows.
+    # Contact buttons are Telegram's; core never asks VK for one, so they are dropped.
+    rows: list[list[dict[str, Any]]] = []
+    for button in buttons:
+        if button.kind is not ButtonKind.ACTION or button.action is None:
+            continue
+        payload = action_payload(button.action.value)
+        if len(payload) > MAX_PAYLOAD or len(rows) == MAX_ROWS:
+            continue
+        action = {"type": "text", "label": _label(button.text), "payload": payload}
+        rows.append([{"action": action, "color": "primary" if not rows else "secondary"}])
+    # An empty keyboard is VK's way of removing the current one.
+    return _dump({"one_time": False, "inline": False, "buttons": rows})
+
+
+def _link_keyboard(links: tuple[RenderedLink, ...]) -> str | None:
+    if len(links) > MAX_INLINE_ROWS or any(len(link.text) > MAX_LABEL for link in links):
+        return None
+    rows = [
+        [{"action": {"type": "open_link", "link": link.url, "label": link.text}}] for link in links
+    ]
+    return _dump({"inline": True, "buttons": rows})
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _dump(keyboard: dict[str, Any]) -> str:
+    return json.dumps(keyboard, ensure_ascii=False, separators=(",", ":"))
