@@ -175,6 +175,11 @@ class _Flow:
         conv = self.conv
         welcome = Reply("welcome", {"park": self.park.name})
         if conv.step in (Step.DONE, Step.PARTNER):
+            partner_id = conv.partner_id if conv.step is Step.PARTNER else None
+            if partner_id is not None and conv.channel is Channel.TELEGRAM:
+                # /start is what Telegram sends when a user unblocks a bot: the chat works
+                # again, so re-link it (clears ``unreachable``; held alerts resume).
+                await self.uow.partners.link_telegram(partner_id, int(conv.user_id))
             return [welcome, *await self.my_code()]
         code, payload_tag = normalize_payload(payload) if payload else (None, None)
         info = await self.uow.codes.lookup(code) if code else None
