@@ -6,7 +6,6 @@ admin commands start fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,14 +23,14 @@ from core.services.registration import RegistrationService
 from core.texts import Catalog
 from storage import migrate
 from storage.engine import make_engine
-from storage.uow import SqlUnitOfWork, uow_factory
+from storage.uow import UnitOfWorkFactory, uow_factory
 
 
 @dataclass
 class Container:
     settings: Settings
     engine: AsyncEngine
-    uow: Callable[[], SqlUnitOfWork]
+    uow: UnitOfWorkFactory
     parks: dict[str, Park]
     catalog: Catalog
     clock: Clock
@@ -41,6 +40,7 @@ class Container:
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
+        await self.uow.dispose()
         await self.engine.dispose()
 
 
@@ -98,6 +98,7 @@ async def build(
                 await work.parks.sync(list(parks.values()))
                 await work.commit()
     except BaseException:
+        await uow.dispose()
         await engine.dispose()
         raise
     clock = clock or SystemClock()

@@ -23,6 +23,7 @@ from core.domain.model import (
     OwnerKind,
     Park,
     Partner,
+    PhoneOwner,
 )
 from core.domain.registration import Conversation
 
@@ -55,6 +56,10 @@ class ParkRepository(Protocol):
 class CodeRepository(Protocol):
     async def lookup(self, code: str) -> CodeInfo | None:
         """The code with its owner's id and phone, or None if no such code exists."""
+        ...
+
+    async def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
+        """In one query: this park's driver with the phone, and partners with it in any park."""
         ...
 
     async def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from core.domain.model import (
     OwnerKind,
     Park,
     Partner,
+    PhoneOwner,
 )
 from core.domain.registration import Conversation
 from core.ports import StaleState
@@ -37,6 +38,7 @@ from storage.rows import (
     park_from_row,
     partner_from_row,
 )
+from storage.statements import statements
 
 
 def _now() -> datetime:
@@ -49,13 +51,25 @@ def upsert(conn: AsyncConnection, table: Table) -> Any:
     return module.insert(table)
 
 
+class Tx(Protocol):
+    """The unit of work's transaction, opened lazily on SQLite (see ``storage.uow``)."""
+
+    in_transaction: bool
+
+    async def write(self) -> None:
+        """Make sure a transaction is open before a write that must be atomic with others."""
+        ...
+
+
 class _Repo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, tx: Tx) -> None:
         self.conn = conn
+        self.tx = tx
 
 
 class SqlParks(_Repo):
     async def sync(self, parks: Sequence[Park]) -> None:
+        await self.tx.write()
         for park in parks:
             values = {
                 "name": park.name,
@@ -79,24 +93,8 @@ class SqlParks(_Repo):
 
 class SqlCodes(_Repo):
     async def lookup(self, code: str) -> CodeInfo | None:
-        c, d, p = t.codes, t.drivers, t.partners
-        stmt = (
-            select(
-                c.c.code,
-                c.c.park_slug,
-                c.c.kind,
-                c.c.active,
-                d.c.id.label("driver_id"),
-                d.c.phone.label("driver_phone"),
-                p.c.id.label("partner_id"),
-                p.c.phone.label("partner_phone"),
-            )
-            .select_from(c)
-            .outerjoin(d, d.c.own_code == c.c.code)
-            .outerjoin(p, p.c.code == c.c.code)
-            .where(c.c.code == code)
-        )
-        row = (await self.conn.execute(stmt)).first()
+        stmt = statements(self.conn.dialect.name).code_lookup
+        row = (await self.conn.execute(stmt, {"code": code})).first()
         if row is None:
             return None
         if row.partner_id is not None:
@@ -107,25 +105,36 @@ class SqlCodes(_Repo):
             return None  # reserved in an unfinished transaction elsewhere: not usable yet
         return CodeInfo(row.code, row.park_slug, kind, owner_id, phone, row.active)
 
+    async def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
+        stmt = statements(self.conn.dialect.name).phone_owners
+        rows = await self.conn.execute(stmt, {"park": park, "phone": phone})
+        return [PhoneOwner(OwnerKind(kind), id_, park_, code) for kind, id_, park_, code in rows]
+
     async def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
-        stmt = (
-            upsert(self.conn, t.codes)
-            .values(code=code, park_slug=park, kind=kind.value, active=True, created_at=_now())
-            .on_conflict_do_nothing(index_elements=["code"])
-            .returning(t.codes.c.code)
-        )
-        return (await self.conn.execute(stmt)).first() is not None
+        await self.tx.write()
+        params = {
+            "code": code,
+            "park_slug": park,
+            "kind": kind.value,
+            "active": True,
+            "created_at": _now(),
+        }
+        stmt = statements(self.conn.dialect.name).code_reserve
+        return (await self.conn.execute(stmt, params)).first() is not None
 
     async def release(self, code: str) -> None:
+        await self.tx.write()
         await self.conn.execute(t.codes.delete().where(t.codes.c.code == code))
 
     async def set_active(self, code: str, active: bool) -> bool:
+        await self.tx.write()
         stmt = update(t.codes).where(t.codes.c.code == code).values(active=active)
         return (await self.conn.execute(stmt)).rowcount == 1
 
 
 class SqlPartners(_Repo):
     async def add(self, partner: Partner) -> Partner | None:
+        await self.tx.write()
         now = partner.created_at or _now()
         stmt = (
             upsert(self.conn, t.partners)
@@ -148,9 +157,8 @@ class SqlPartners(_Repo):
         return [partner_from_row(row) for row in rows]
 
     async def get(self, partner_id: int) -> Partner | None:
-        row = (
-            await self.conn.execute(select(t.partners).where(t.partners.c.id == partner_id))
-        ).first()
+        stmt = statements(self.conn.dialect.name).partner_get
+        row = (await self.conn.execute(stmt, {"id": partner_id})).first()
         return partner_from_row(row) if row else None
 
     async def list(self, park: str | None = None) -> list[Partner]:
@@ -160,6 +168,7 @@ class SqlPartners(_Repo):
         return [partner_from_row(row) for row in await self.conn.execute(stmt)]
 
     async def link_telegram(self, partner_id: int, chat_id: int) -> None:
+        await self.tx.write()
         stmt = (
             update(t.partners)
             .where(t.partners.c.id == partner_id)
@@ -170,6 +179,7 @@ class SqlPartners(_Repo):
     async def update_settings(
         self, partner_id: int, *, alerts: str, quiet_from: str | None, quiet_to: str | None
     ) -> None:
+        await self.tx.write()
         stmt = (
             update(t.partners)
             .where(t.partners.c.id == partner_id)
@@ -180,13 +190,9 @@ class SqlPartners(_Repo):
 
 class SqlDrivers(_Repo):
     async def add(self, driver: Driver) -> Driver | None:
-        stmt = (
-            upsert(self.conn, t.drivers)
-            .values(**driver_values(driver))
-            .on_conflict_do_nothing(index_elements=["park_slug", "phone"])
-            .returning(t.drivers.c.id)
-        )
-        row = (await self.conn.execute(stmt)).first()
+        await self.tx.write()
+        stmt = statements(self.conn.dialect.name).driver_insert
+        row = (await self.conn.execute(stmt, driver_values(driver))).first()
         if row is None:
             return None
         driver.id = row.id
@@ -200,14 +206,14 @@ class SqlDrivers(_Repo):
         return driver_from_row(row) if row else None
 
     async def get(self, driver_id: int) -> Driver | None:
-        row = (
-            await self.conn.execute(select(t.drivers).where(t.drivers.c.id == driver_id))
-        ).first()
+        stmt = statements(self.conn.dialect.name).driver_get
+        row = (await self.conn.execute(stmt, {"id": driver_id})).first()
         return driver_from_row(row) if row else None
 
     async def set_referral(
         self, driver_id: int, code: str | None, kind: OwnerKind | None, owner_id: int | None
     ) -> None:
+        await self.tx.write()
         stmt = (
             update(t.drivers)
             .where(t.drivers.c.id == driver_id)
@@ -230,72 +236,62 @@ class SqlDrivers(_Repo):
 
 class SqlConversations(_Repo):
     async def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None:
-        c = t.conversations
-        stmt = select(c).where(
-            and_(c.c.park_slug == park, c.c.channel == channel.value, c.c.user_id == user_id)
-        )
-        row = (await self.conn.execute(stmt)).first()
+        stmt = statements(self.conn.dialect.name).conversation_get
+        params = {"park": park, "channel": channel.value, "user_id": user_id}
+        row = (await self.conn.execute(stmt, params)).first()
         return conversation_from_row(row) if row else None
 
     async def save(self, conversation: Conversation) -> None:
+        # No tx.write(): a save that is the unit of work's only write runs on its own.
         now = _now()
         conversation.updated_at = now
-        values = conversation_values(conversation)
-        values["version"] = conversation.version + 1
-        c = t.conversations
         if conversation.version == 0:
             conversation.created_at = conversation.created_at or now
-            values["created_at"] = conversation.created_at
-            stmt = (
-                upsert(self.conn, c)
-                .values(
-                    park_slug=conversation.park,
-                    channel=conversation.channel.value,
-                    user_id=conversation.user_id,
-                    **values,
-                )
-                .on_conflict_do_nothing(index_elements=["park_slug", "channel", "user_id"])
-                .returning(c.c.id)
-            )
-            row = (await self.conn.execute(stmt)).first()
+        values = conversation_values(conversation)
+        values["version"] = conversation.version + 1
+        stmts = statements(self.conn.dialect.name)
+        if conversation.version == 0:
+            params = {
+                "park_slug": conversation.park,
+                "channel": conversation.channel.value,
+                "user_id": conversation.user_id,
+                **values,
+            }
+            row = (await self.conn.execute(stmts.conversation_insert, params)).first()
             if row is None:
                 raise StaleState("conversation created concurrently")
             conversation.id = row.id
         else:
-            stmt = (
-                update(c)
-                .where(and_(c.c.id == conversation.id, c.c.version == conversation.version))
-                .values(**values)
-            )
-            if (await self.conn.execute(stmt)).rowcount != 1:
+            params = {f"new_{name}": value for name, value in values.items()}
+            params.update(b_id=conversation.id, b_version=conversation.version)
+            result = await self.conn.execute(stmts.conversation_update, params)
+            if result.rowcount != 1:
                 raise StaleState("conversation changed concurrently")
         conversation.version += 1
 
 
 class SqlOutbox(_Repo):
     async def add(self, notification: Notification) -> None:
+        await self.tx.write()
         now = _now()
-        stmt = (
-            upsert(self.conn, t.outbox)
-            .values(
-                park_slug=notification.park,
-                recipient_kind=notification.recipient_kind.value,
-                recipient_id=notification.recipient_id,
-                kind=notification.kind,
-                payload=notification.payload,
-                idempotency_key=notification.key,
-                status="pending",
-                attempts=0,
-                next_attempt_at=notification.not_before or now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
-        await self.conn.execute(stmt)
+        params = {
+            "park_slug": notification.park,
+            "recipient_kind": notification.recipient_kind.value,
+            "recipient_id": notification.recipient_id,
+            "kind": notification.kind,
+            "payload": notification.payload,
+            "idempotency_key": notification.key,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": notification.not_before or now,
+            "created_at": now,
+        }
+        await self.conn.execute(statements(self.conn.dialect.name).outbox_insert, params)
 
 
 class SqlAudit(_Repo):
     async def add(self, entry: AuditEntry) -> None:
+        await self.tx.write()
         await self.conn.execute(
             t.audit_log.insert().values(
                 driver_id=entry.driver_id,

@@ -1,13 +1,20 @@
-"""The unit of work: one connection and one transaction per update or admin command."""
+"""The unit of work: one connection and one transaction per update or admin command.
+
+On PostgreSQL it is an ordinary transaction. On SQLite the connection is in autocommit mode
+and the transaction starts lazily, at the first write that is not the conversation's own
+versioned save: an update that only moves the conversation a step is then two statements
+(read, versioned UPDATE) instead of three. Atomicity is unchanged: a lone UPDATE is atomic,
+and every multi-write unit of work runs inside BEGIN IMMEDIATE ... COMMIT.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from storage.engine import make_autocommit_engine
 from storage.repositories import (
     SqlAudit,
     SqlCodes,
@@ -16,6 +23,7 @@ from storage.repositories import (
     SqlOutbox,
     SqlParks,
     SqlPartners,
+    Tx,
 )
 
 
@@ -28,10 +36,12 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     audit: SqlAudit
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, lazy: bool = False) -> None:
         self._engine = engine
+        self._lazy = lazy
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
+        self._state: _LazyTx | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -42,14 +52,19 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         conn = await self._engine.connect()
         self._conn = conn
-        self._tx = await conn.begin()
-        self.parks = SqlParks(conn)
-        self.codes = SqlCodes(conn)
-        self.partners = SqlPartners(conn)
-        self.drivers = SqlDrivers(conn)
-        self.conversations = SqlConversations(conn)
-        self.outbox = SqlOutbox(conn)
-        self.audit = SqlAudit(conn)
+        tx: Tx
+        if self._lazy:
+            self._state = tx = _LazyTx(conn)
+        else:
+            self._tx = await conn.begin()
+            tx = _EagerTx()
+        self.parks = SqlParks(conn, tx)
+        self.codes = SqlCodes(conn, tx)
+        self.partners = SqlPartners(conn, tx)
+        self.drivers = SqlDrivers(conn, tx)
+        self.conversations = SqlConversations(conn, tx)
+        self.outbox = SqlOutbox(conn, tx)
+        self.audit = SqlAudit(conn, tx)
         return self
 
     async def __aexit__(
@@ -59,23 +74,74 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._tx is not None and self._tx.is_active:
-                await self._tx.rollback()
+            await self.rollback()
         finally:
             if self._conn is not None:
                 await self._conn.close()
-            self._conn = self._tx = None
+            self._conn = self._tx = self._state = None
 
     async def commit(self) -> None:
-        if self._tx is None:
+        if self._conn is None:
             raise RuntimeError("unit of work used outside 'async with'")
-        await self._tx.commit()
+        if self._state is not None:
+            await self._state.end("COMMIT")
+        elif self._tx is not None:
+            await self._tx.commit()
 
     async def rollback(self) -> None:
-        if self._tx is not None and self._tx.is_active:
+        if self._state is not None:
+            await self._state.end("ROLLBACK")
+        elif self._tx is not None and self._tx.is_active:
             await self._tx.rollback()
 
 
-def uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
-    """A zero-argument factory, the shape core's services take."""
-    return lambda: SqlUnitOfWork(engine)
+class _EagerTx:
+    """PostgreSQL: the transaction is already open."""
+
+    in_transaction = True
+
+    async def write(self) -> None:
+        return None
+
+
+class _LazyTx:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.in_transaction = False
+
+    async def write(self) -> None:
+        if not self.in_transaction:
+            # IMMEDIATE takes the write lock now, so the transaction never fails later on
+            # upgrading a read lock; busy_timeout makes concurrent writers wait their turn.
+            await self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+            self.in_transaction = True
+
+    async def end(self, statement: str) -> None:
+        if self.in_transaction:
+            self.in_transaction = False
+            await self._conn.exec_driver_sql(statement)
+
+
+class UnitOfWorkFactory:
+    """A zero-argument callable, the shape core's services take; owns the SQLite sibling engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._lazy = engine.dialect.name == "sqlite"
+        self._engine = make_autocommit_engine(engine) if self._lazy else engine
+        self._owns_engine = self._lazy
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine units of work run on (the autocommit sibling on SQLite)."""
+        return self._engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine, lazy=self._lazy)
+
+    async def dispose(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+
+def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(engine)

@@ -90,6 +90,16 @@ class CodeInfo:
     active: bool = True
 
 
+@dataclass(frozen=True)
+class PhoneOwner:
+    """A driver or partner who owns a phone, with their code: what phone confirmation needs."""
+
+    kind: OwnerKind
+    id: int
+    park: str
+    code: str
+
+
 @dataclass
 class Partner:
     park: str

@@ -310,18 +310,19 @@ class _Flow:
 
     async def phone_confirmed(self, phone: str) -> list[Reply]:
         conv, uow = self.conv, self.uow
-        driver = await uow.drivers.by_phone(self.park.slug, phone)
-        if driver is not None and driver.id is not None:
+        owners = await uow.codes.owners_of_phone(self.park.slug, phone)
+        driver = next((o for o in owners if o.kind is OwnerKind.DRIVER), None)
+        if driver is not None:
             self.outcome = "linked_driver"
             conv.phone = phone
             conv.registered(driver.id)
             return [
                 Reply("already-registered", {"park": self.park.name}),
-                self.code_reply(driver.own_code),
+                self.code_reply(driver.code),
             ]
-        partners = await uow.partners.by_phone(phone)
+        partners = [o for o in owners if o.kind is OwnerKind.PARTNER]
         mine = next((p for p in partners if p.park == self.park.slug), None)
-        if mine is not None and mine.id is not None:
+        if mine is not None:
             return await self.link_partner(phone, mine.id, mine.code)
         replies: list[Reply] = [self.partner_elsewhere(p.park) for p in partners]
         conv.phone_confirmed(phone)

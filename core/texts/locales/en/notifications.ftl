@@ -1,0 +1,31 @@
+# Partner and driver alerts sent by the scheduler (scheduler/render.py).
+
+notify-driver-registered =
+    A new driver registered with your code { $code }.
+    Name: { $name }
+    Phone: { $phone }
+    Channel: { $channel }
+    Source: { $source }
+    Time: { $time }
+notify-no-name = not given
+
+notify-digest =
+    Summary for { $date }, your code { $code }.
+    Today { $today ->
+        [one] { $today } driver registered
+       *[other] { $today } drivers registered
+    }: { $today_detail }.
+    In total: { $total } ({ $total_detail }).
+notify-digest-part = { $label }: { $count }
+
+notify-channel-telegram = Telegram
+notify-channel-vk = VK
+notify-channel-terminal = terminal
+notify-channel-app = app
+notify-channel-other = other
+
+notify-source-deep_link = referral link
+notify-source-typed = code typed in
+notify-source-none = no code
+notify-source-admin = operator
+notify-source-other = other

@@ -1,0 +1,60 @@
+"""Counts for ``taxireg status``: a handful of GROUP BY queries, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import tables as t
+
+
+@dataclass
+class ParkCounts:
+    drivers: int = 0
+    partners: int = 0
+    partners_linked: int = 0  # with a Telegram chat to alert
+    partners_unreachable: int = 0  # linked, but the chat stopped accepting messages
+    conversations: dict[str, int] = field(default_factory=dict)  # by step
+
+
+@dataclass
+class Stats:
+    parks: dict[str, ParkCounts]
+    outbox: dict[str, int]  # by status
+
+
+async def collect(engine: AsyncEngine) -> Stats:
+    parks: dict[str, ParkCounts] = {}
+
+    def park(slug: str) -> ParkCounts:
+        return parks.setdefault(slug, ParkCounts())
+
+    d, p, c, o = t.drivers, t.partners, t.conversations, t.outbox
+    async with engine.connect() as conn:
+        for slug, count in await conn.execute(
+            select(d.c.park_slug, func.count()).group_by(d.c.park_slug)
+        ):
+            park(slug).drivers = count
+        linked = func.count(p.c.telegram_chat_id)
+        unreachable = func.sum(cast(p.c.unreachable, Integer))
+        for slug, count, n_linked, n_unreachable in await conn.execute(
+            select(p.c.park_slug, func.count(), linked, unreachable).group_by(p.c.park_slug)
+        ):
+            counts = park(slug)
+            counts.partners, counts.partners_linked = count, n_linked
+            counts.partners_unreachable = int(n_unreachable or 0)
+        for slug, step, count in await conn.execute(
+            select(c.c.park_slug, c.c.step, func.count())
+            .group_by(c.c.park_slug, c.c.step)
+            .order_by(c.c.park_slug, c.c.step)
+        ):
+            park(slug).conversations[step] = count
+        outbox = {
+            status: count
+            for status, count in await conn.execute(
+                select(o.c.status, func.count()).group_by(o.c.status).order_by(o.c.status)
+            )
+        }
+    return Stats(parks, outbox)
