@@ -15,6 +15,10 @@ from enum import StrEnum
 
 from core.domain.model import Channel, Identity
 
+# How far below the last handled update id a repeated delivery can be: a crashed poller gets
+# at most one batch again, and ids of all the bot's users lie in between.
+REPEAT_WINDOW = 10_000
+
 
 class Step(StrEnum):
     PHONE = "phone"  # waiting for the phone: a shared contact or a typed number
@@ -81,10 +85,15 @@ class Conversation:
     # -- duplicate deliveries -------------------------------------------------------------
 
     def seen(self, event_id: int | None) -> bool:
-        """True for an update that was already handled (channels number updates in order)."""
+        """True for an update that was already handled (channels number updates in order).
+
+        Only ids a little below the last one count as repeats: Telegram restarts update ids
+        at a random value after a week without updates, and such a user must not be ignored.
+        """
         if event_id is None:
             return False
-        if self.last_event is not None and event_id <= self.last_event:
+        last = self.last_event
+        if last is not None and last - REPEAT_WINDOW <= event_id <= last:
             return True
         self.last_event = event_id
         return False
