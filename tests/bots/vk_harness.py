@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,11 @@ FAST = {"retry_delay": 0.01, "restart_delay": 0.05, "stop_grace": 2.0, "check_ti
 
 
 def vk_settings(
-    database_url: str, data_dir: Path, api_url: str, tokens: dict[str, str] | None = None
+    database_url: str,
+    data_dir: Path,
+    api_url: str,
+    tokens: dict[str, str] | None = None,
+    vk_options: dict[str, Any] | None = None,
 ) -> Settings:
     tokens = TOKENS if tokens is None else tokens
     parks = [{**park, "vk_token": tokens.get(str(park["slug"]))} for park in PARKS]
@@ -40,7 +44,7 @@ def vk_settings(
         data_dir=data_dir,
         database={"url": database_url},
         parks=parks,
-        vk={"api_url": api_url},
+        vk={"api_url": api_url, **(vk_options or {})},
     )
 
 
@@ -133,7 +137,8 @@ async def vk_world(
     sms: RecordingSms,
     *,
     tokens: dict[str, str] | None = None,
-    before_start: Any = None,
+    vk_options: Callable[[FakeVK], dict[str, Any]] | None = None,
+    before_start: Callable[[FakeVK], object] | None = None,
     **front_options: Any,
 ) -> AsyncIterator[VkWorld]:
     if database_url.startswith("postgresql"):
@@ -141,7 +146,13 @@ async def vk_world(
     async with FakeVK() as fake:
         fake.add_group(MOS, TOKENS["mos"], "mosgortaxi", "Мос ГорТакси")
         fake.add_group(SPB, TOKENS["spb"], None, "Питер Такси")
-        settings = vk_settings(database_url, tmp_path / "data", fake.api_url, tokens)
+        settings = vk_settings(
+            database_url,
+            tmp_path / "data",
+            fake.api_url,
+            tokens,
+            vk_options(fake) if vk_options else None,
+        )
         world = VkWorld(fake, settings, clock, sms, {**FAST, **front_options})
         if before_start is not None:
             before_start(fake)
