@@ -1,0 +1,97 @@
+"""Outbox rows to message text, through the Fluent catalogs (no user-facing text here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.domain.model import Park
+from core.domain.phones import mask_phone
+from core.services.registration import DRIVER_REGISTERED
+from core.texts import Catalog
+
+PARTNER_DIGEST = "partner_digest"
+_CHANNELS = ("telegram", "vk", "terminal", "app")
+_SOURCES = ("deep_link", "typed", "none", "admin")
+# Dates and times as Russian partners read them; the catalogs hold words, not formats.
+_DATE = "%d.%m.%Y"
+_TIME = "%d.%m.%Y %H:%M"
+
+
+class CannotRender(ValueError):
+    """The row's kind or payload cannot be turned into a message (a bug: never retried)."""
+
+
+def render(catalog: Catalog, lang: str, park: Park, kind: str, payload: Mapping[str, Any]) -> str:
+    try:
+        if kind == DRIVER_REGISTERED:
+            return _driver_registered(catalog, lang, park, payload)
+        if kind == PARTNER_DIGEST:
+            return _digest(catalog, lang, payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CannotRender(f"{kind}: bad payload ({type(exc).__name__}: {exc})") from exc
+    raise CannotRender(f"unknown notification kind {kind!r}")
+
+
+def _driver_registered(catalog: Catalog, lang: str, park: Park, payload: Mapping[str, Any]) -> str:
+    name = (payload.get("name") or "").strip()
+    first_name = name.split()[0] if name else catalog.text(lang, "notify-no-name")
+    source = channel_label(catalog, lang, "source", payload.get("source"))
+    if payload.get("source_tag"):
+        source = f"{source} ({payload['source_tag']})"
+    when = "-"
+    if payload.get("registered_at"):
+        at = datetime.fromisoformat(payload["registered_at"])
+        when = at.astimezone(ZoneInfo(park.timezone)).strftime(_TIME)
+    return catalog.text(
+        lang,
+        "notify-driver-registered",
+        {
+            "code": payload["code"],
+            "name": first_name,
+            "phone": mask_phone(payload.get("phone")),
+            "channel": channel_label(catalog, lang, "channel", payload.get("channel")),
+            "source": source,
+            "time": when,
+        },
+    )
+
+
+def _digest(catalog: Catalog, lang: str, payload: Mapping[str, Any]) -> str:
+    today, total = payload["today"], payload["total"]
+    return catalog.text(
+        lang,
+        "notify-digest",
+        {
+            "date": datetime.fromisoformat(payload["date"]).strftime(_DATE),
+            "code": payload["code"],
+            "today": int(today["count"]),
+            "today_detail": _detail(catalog, lang, today),
+            "total": int(total["count"]),
+            "total_detail": _detail(catalog, lang, total),
+        },
+    )
+
+
+def _detail(catalog: Catalog, lang: str, counts: Mapping[str, Any]) -> str:
+    groups = []
+    for group in ("channel", "source"):
+        parts = [
+            catalog.text(
+                lang,
+                "notify-digest-part",
+                {"label": channel_label(catalog, lang, group, key), "count": int(count)},
+            )
+            for key, count in sorted(counts[group].items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        if parts:
+            groups.append(", ".join(parts))
+    return "; ".join(groups)
+
+
+def channel_label(catalog: Catalog, lang: str, group: str, value: object) -> str:
+    known = _CHANNELS if group == "channel" else _SOURCES
+    key = value if value in known else "other"
+    return catalog.text(lang, f"notify-{group}-{key}")
