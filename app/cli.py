@@ -1,0 +1,113 @@
+"""``taxireg``: the operator's command line.
+
+The parser is assembled from the modules in ``app.commands.MODULES``; see that package for
+how to add a command. Errors end as one line on stderr and an exit status: 2 for
+configuration (and usage) errors, 1 for refused requests and failures, 130 for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from app.commands import MODULES
+from app.commands.context import Context
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+_MAX_ERROR = 500  # characters of an unexpected error worth a terminal line
+
+
+class TaxiregParser(argparse.ArgumentParser):
+    """Every parser, nested subcommands included, accepts the global options.
+
+    So ``taxireg --config x partner list`` and ``taxireg partner list --config x`` both
+    work. SUPPRESS keeps a subcommand from resetting a value given before it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--config",
+            metavar="PATH",
+            default=argparse.SUPPRESS,
+            help="TOML config file (default: $TAXIREG_CONFIG, else built-in defaults)",
+        )
+        self.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an unexpected error",
+        )
+
+
+def build_parser() -> TaxiregParser:
+    parser = TaxiregParser(
+        prog="taxireg",
+        description="Driver registration bots with a referral program for taxi parks.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # `taxireg` or `taxireg partner` alone: show what can follow.
+        (getattr(args, "help_parser", None) or parser).print_help(sys.stderr)
+        return EXIT_CONFIG
+    ctx = Context(getattr(args, "config", None), debug=getattr(args, "debug", False))
+    try:
+        return asyncio.run(_run(handler, args, ctx))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `taxireg partner list | head`: the reader left; say nothing more to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:
+        return _report(exc, ctx.debug)
+
+
+async def _run(handler: Any, args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        return int(await handler(args, ctx))
+    finally:
+        await ctx.aclose()
+
+
+def _report(exc: Exception, debug: bool) -> int:
+    from app.logs import redact
+    from app.settings import ConfigError
+    from core.domain.errors import DomainError
+
+    if isinstance(exc, ConfigError):
+        # Already one line and free of secrets; a traceback would add nothing.
+        print(exc.message, file=sys.stderr)
+        return EXIT_CONFIG
+    if isinstance(exc, DomainError):
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    message = " ".join(str(exc).split())[:_MAX_ERROR]
+    hint = "" if debug else " (run with --debug for the traceback)"
+    print(redact(f"error: {type(exc).__name__}: {message}{hint}"), file=sys.stderr)
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

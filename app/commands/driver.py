@@ -1,0 +1,158 @@
+"""``taxireg driver show|set-ref-code``: a driver's card and the code entered at registration.
+
+Two codes appear on the card and must not be confused: the driver's own code ("Реферальный
+код партнёра", which they hand out; read-only) and the code they entered when registering
+("Реферальный код при регистрации", which decides who referred them; operators may fix it,
+and every change is audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from typing import TYPE_CHECKING, Any
+
+from app.commands.context import Context
+from app.commands.output import add_json_flag
+
+if TYPE_CHECKING:
+    from core.domain.model import DriverCard
+
+OWN_CODE_LABEL = "Реферальный код партнёра"
+ENTERED_CODE_LABEL = "Реферальный код при регистрации"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("driver", help="show a driver, fix their entered code")
+    parser.set_defaults(help_parser=parser)
+    commands = parser.add_subparsers(dest="driver_command", metavar="SUBCOMMAND")
+
+    show = commands.add_parser(
+        "show", help="show a driver's card", description="Show a driver's card and audit trail."
+    )
+    show.add_argument("phone", metavar="PHONE")
+    show.add_argument("--park", required=True, metavar="SLUG")
+    add_json_flag(show)
+    show.set_defaults(handler=show_handler)
+
+    setter = commands.add_parser(
+        "set-ref-code",
+        help="set, change or clear the code a driver entered at registration",
+        description="Set, change or clear the referral code the driver entered at "
+        "registration (and so their referrer). The same rules as in the bots apply: the "
+        "code must exist, be active, belong to this park and not be the driver's own. "
+        "Every change is recorded with who and when.",
+    )
+    setter.add_argument("phone", metavar="PHONE")
+    setter.add_argument("--park", required=True, metavar="SLUG")
+    which = setter.add_mutually_exclusive_group(required=True)
+    which.add_argument("--code", metavar="CODE", help="the code to record")
+    which.add_argument("--clear", action="store_true", help="remove the entered code")
+    setter.add_argument(
+        "--actor", metavar="NAME", help="who makes the change (default: $USER, else 'cli')"
+    )
+    add_json_flag(setter)
+    setter.set_defaults(handler=set_handler)
+
+
+def default_actor() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser() or "cli"
+    except Exception:  # no passwd entry (containers): still record something
+        return "cli"
+
+
+def card_json(card: DriverCard) -> dict[str, Any]:
+    d = card.driver
+    referrer = None
+    if d.referrer_kind is not None:
+        referrer = {
+            "kind": d.referrer_kind.value,
+            "id": d.referrer_id,
+            "name": card.referrer_name,
+            "phone": card.referrer_phone,
+        }
+    return {
+        "id": d.id,
+        "park": d.park,
+        "phone": d.phone,
+        "name": d.name,
+        "own_code": d.own_code,
+        "entered_code": d.entered_code,
+        "referrer": referrer,
+        "channel": d.channel.value,
+        "source": d.source.value,
+        "source_tag": d.source_tag,
+        "identities": [
+            {"channel": i.channel.value, "user_id": i.user_id} for i in card.identities
+        ],
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "audit": [
+            {"field": a.field, "old": a.old, "new": a.new, "actor": a.actor, "at": a.at}
+            for a in card.audit
+        ],
+    }
+
+
+def print_card(card: DriverCard) -> None:
+    from app.commands.output import fields, table, text, when
+
+    d = card.driver
+    referrer = "-"
+    if d.referrer_kind is not None:
+        referrer = (
+            f"{d.referrer_kind.value} {text(card.referrer_name)} {text(card.referrer_phone)}"
+        )
+    identities = ", ".join(f"{i.channel.value}:{i.user_id}" for i in card.identities)
+    source = d.source.value + (f" (tag {d.source_tag})" if d.source_tag else "")
+    fields(
+        f"Driver {d.phone} in park {d.park}",
+        (
+            ("phone", d.phone),
+            ("name", d.name),
+            (f"{OWN_CODE_LABEL} (own code, read-only)", d.own_code),
+            (f"{ENTERED_CODE_LABEL} (entered code)", d.entered_code),
+            ("referrer", referrer),
+            ("registered via", d.channel.value),
+            ("code source", source),
+            ("chats", identities),
+            ("registered at", when(d.created_at)),
+            ("updated at", when(d.updated_at)),
+        ),
+    )
+    if card.audit:
+        table(
+            "Changes of the entered code",
+            ("when", "who", "old", "new"),
+            ((when(a.at), a.actor, a.old, a.new) for a in card.audit),
+        )
+    else:
+        print("entered code never changed by an operator")
+
+
+async def show_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.commands.output import emit_json
+
+    container = await ctx.container()
+    card = await container.admin.driver_card(args.park, args.phone)
+    if args.json:
+        emit_json(card_json(card))
+    else:
+        print_card(card)
+    return 0
+
+
+async def set_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.commands.output import emit_json
+
+    container = await ctx.container()
+    code = None if args.clear else args.code
+    actor = (args.actor or "").strip() or default_actor()
+    card = await container.admin.set_entered_code(args.park, args.phone, code, actor)
+    if args.json:
+        emit_json(card_json(card))
+    else:
+        print_card(card)
+    return 0

@@ -1,0 +1,40 @@
+"""``taxireg migrate``: bring the database schema to the newest revision."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app.commands.context import Context
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "migrate",
+        help="apply database migrations (Alembic) up to the newest revision",
+        description="Apply pending migrations. Safe to run while other taxireg processes "
+        "start: on PostgreSQL one migrates, the others wait.",
+    )
+    parser.set_defaults(handler=handler)
+
+
+async def handler(args: argparse.Namespace, ctx: Context) -> int:
+    from storage import migrate
+    from storage.engine import make_engine
+
+    settings = ctx.settings
+    if settings.database.url is None:
+        settings.ensure_data_dir()
+    engine = make_engine(settings.database_url)
+    try:
+        before = await migrate.current(engine)
+        await migrate.upgrade(engine)
+        after = await migrate.current(engine)
+    finally:
+        await engine.dispose()
+    print(f"database: {settings.redacted_dict()['database_url']}")
+    if before == after:
+        print(f"schema already at revision {after} (head)")
+    else:
+        print(f"schema migrated from {before or 'empty'} to revision {after} (head)")
+    return 0
