@@ -1,0 +1,1 @@
+"""The terminal front end: the registration flow over stdin/stdout (``taxireg demo``)."""

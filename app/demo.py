@@ -1,0 +1,138 @@
+"""``taxireg demo``: the whole registration flow in a terminal, with zero configuration.
+
+The demo never reads the config file: it makes its own SQLite database (a temporary
+directory unless ``--data-dir``), two parks and a partner in each, so it can neither touch
+a production database nor fail on one's settings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.logs import setup_logging
+from app.settings import LoggingSettings, Settings, load_settings
+
+DEMO_PARKS: list[dict[str, Any]] = [
+    {
+        "slug": "mos-gortaxi",
+        "name": "Мос ГорТакси",
+        "landing_url": "https://mos-gortaxi.ru/ref",
+        "telegram_username": "mos_gortaxi_bot",
+    },
+    {
+        "slug": "spb-taxi",
+        "name": "Питер Такси",
+        "landing_url": "https://spb-taxi.ru/ref",
+        "telegram_username": "spb_taxi_bot",
+    },
+]
+DEMO_PARTNERS = {
+    "mos-gortaxi": ("+79161110001", "Иван Партнёров"),
+    "spb-taxi": ("+79212220002", "Пётр Партнёров"),
+}
+
+HOW_TO = """\
+How to try it:
+  1. type a phone number, e.g. +7 916 123-45-67: the SMS code appears as [SMS to ...]
+  2. type the 6-digit code from it
+  3. type a partner's code from the table above, or press the no-code button by its number
+     (the other park's partner code shows the redirect to that park's bot)
+  /new starts over as another driver, /park SLUG switches park, /help, /quit (or Ctrl-D)
+"""
+
+
+def demo_settings(data_dir: Path, verbose: bool) -> Settings:
+    """Settings from a config file written into ``data_dir``.
+
+    The file exists so that another terminal can run ``taxireg --config <it> driver show
+    ...`` against the demo's database. Naming a file also keeps ``$TAXIREG_CONFIG`` out,
+    and the keyword overrides (which beat the environment) keep ``TAXIREG_DATABASE__URL``
+    and friends from pointing the demo at a real database.
+    """
+    overrides: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database": {"url": f"sqlite+aiosqlite:///{data_dir / 'demo.db'}", "echo": False},
+        "sms": {"sender": "log"},
+        "parks": DEMO_PARKS,
+        "notifications": {"enabled": False},
+        "logging": {"level": "INFO" if verbose else "WARNING", "json": False},
+    }
+    config = data_dir / "demo.toml"
+    config.write_text(_toml(overrides), encoding="utf-8")
+    return load_settings(config, **overrides)
+
+
+def _toml(overrides: dict[str, Any]) -> str:
+    # JSON strings are valid TOML basic strings; the demo's values are all plain.
+    def value(v: Any) -> str:
+        return json.dumps(v if isinstance(v, bool | int) else str(v), ensure_ascii=False)
+
+    lines = ["# Written by `taxireg demo`.", f"data_dir = {value(overrides['data_dir'])}"]
+    for section in ("database", "sms", "notifications", "logging"):
+        lines.append(f"\n[{section}]")
+        lines.extend(f"{k} = {value(v)}" for k, v in overrides[section].items())
+    for park in overrides["parks"]:
+        lines.append("\n[[parks]]")
+        lines.extend(f"{k} = {value(v)}" for k, v in park.items())
+    return "\n".join(lines) + "\n"
+
+
+async def run_demo(data_dir: str | None, park: str | None = None, verbose: bool = False) -> int:
+    from app.bootstrap import build
+    from app.sms import LogSms
+    from bots.terminal.chat import TerminalChat
+    from bots.terminal.console import stdin_reader, writer
+
+    # Quiet until the demo's own settings say otherwise (a stray config must not matter).
+    setup_logging(LoggingSettings(level="WARNING"))
+    temporary = data_dir is None
+    path = Path(tempfile.mkdtemp(prefix="taxireg-demo-")) if temporary else Path(data_dir)
+    write = writer()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        settings = demo_settings(path, verbose)
+        setup_logging(settings.logging)
+        container = await build(settings, sms=LogSms(echo=write))
+        try:
+            await _seed(container)
+            await _introduce(container, path, temporary, write)
+            chat = TerminalChat(
+                container.registration, container.catalog, park or DEMO_PARKS[0]["slug"], write
+            )
+            await chat.run(stdin_reader(echo=write))
+        finally:
+            await container.aclose()
+    finally:
+        if temporary:
+            shutil.rmtree(path, ignore_errors=True)
+    write("bye")
+    return 0
+
+
+async def _seed(container: Any) -> None:
+    """One partner per park, added through the same use case as `taxireg partner add`."""
+    existing = {p.park for p in await container.admin.list_partners()}
+    for slug, (phone, name) in DEMO_PARTNERS.items():
+        if slug not in existing:  # a kept --data-dir already has them
+            await container.admin.add_partner(slug, phone, name)
+
+
+async def _introduce(container: Any, path: Path, temporary: bool, write: Any) -> None:
+    where = "a temporary directory, deleted on exit" if temporary else "kept for next time"
+    write(f"taxireg demo: SQLite database in {path} ({where})\n")
+    write("Parks:")
+    for park in container.parks.values():
+        write(
+            f"  {park.slug:<12} «{park.name}»  bot @{park.telegram_username}  "
+            f"landing {park.landing_url}"
+        )
+    write("\nPartners (their referral codes work in their own park only):")
+    for partner in await container.admin.list_partners():
+        write(f"  {partner.park:<12} partner {partner.name} {partner.phone}  code {partner.code}")
+    write("\nAdmin commands against this database, from another terminal:")
+    write(f"  taxireg --config {path / 'demo.toml'} partner list\n")
+    write(HOW_TO)
