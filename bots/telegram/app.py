@@ -1,0 +1,190 @@
+"""``TelegramFrontEnd``: every park's Telegram bot in the app's event loop.
+
+One Dispatcher for the process and one ``Bot`` per park with a ``telegram_token``, all on
+one HTTP session. The park of an update is the park of the bot that received it
+(``bot.id`` -> slug). Each bot is long-polled by its own loop (``polling.BotPoller``) only
+while this process holds the bot's lease, so several ``taxireg run`` processes on one
+PostgreSQL database never poll one bot twice. A park whose token Telegram refuses is
+logged once, by park, and left off; the others run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError
+
+from app.bootstrap import Container
+from app.settings import ParkSettings
+from bots.telegram.commands import set_commands
+from bots.telegram.dispatcher import build_dispatcher
+from bots.telegram.inflight import Inflight
+from bots.telegram.polling import BotPoller, PollingOptions
+from bots.telegram.responder import Responder
+from bots.telegram.sender import RetryPolicy, Sender, describe
+from bots.telegram.session import make_session
+from storage.leases import Lease
+
+log = logging.getLogger("taxireg.telegram")
+
+
+@dataclass(frozen=True)
+class TelegramOptions:
+    """Tuning that is not operator configuration (tests make it faster)."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    polling: PollingOptions | None = None
+    """None: defaults, with ``[telegram] polling_timeout``."""
+    check_timeout: float = 10.0
+    """How long start-up waits for each bot's getMe."""
+    drain_timeout: float = 10.0
+    """How long stopping waits for updates being handled."""
+
+
+class TelegramFrontEnd:
+    name = "telegram"
+
+    def __init__(self, container: Container, options: TelegramOptions | None = None) -> None:
+        self._container = container
+        self._options = options or TelegramOptions()
+        self._parks_by_bot: dict[int, str] = {}
+        self._responder = Responder(container.registration, Sender(self._options.retry))
+        self.dp = build_dispatcher(self._responder, self._parks_by_bot)
+        self._inflight = Inflight()
+        self._pollers: dict[str, BotPoller] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._session = make_session(container.settings.telegram.api_server)
+        self.bots: dict[str, Bot] = {}
+        """Park slug -> its running bot (for other parts that send, e.g. alerts)."""
+
+    async def start(self) -> None:
+        _quiet_aiogram()
+        parks = [p for p in self._container.settings.parks if p.telegram_token is not None]
+        candidates = [(park, bot) for park in parks if (bot := self._make_bot(park)) is not None]
+        checks = await asyncio.gather(*(self._check(park, bot) for park, bot in candidates))
+        for (park, bot), usable in zip(candidates, checks, strict=True):
+            if not usable:
+                continue
+            if bot.id in self._parks_by_bot:
+                log.error(
+                    "park %s: its telegram_token is the bot of park %s; park skipped",
+                    park.slug,
+                    self._parks_by_bot[bot.id],
+                    extra={"park": park.slug},
+                )
+                continue
+            self._parks_by_bot[bot.id] = park.slug
+            self.bots[park.slug] = bot
+            self._start_polling(park.slug, bot)
+        log.info("telegram bots started", extra={"parks": ",".join(self.bots) or "-"})
+
+    async def stop(self) -> None:
+        """Stop polling, let updates in hand finish, confirm them, release the leases."""
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        abandoned = await self._inflight.drain(self._options.drain_timeout)
+        if abandoned:
+            log.warning("stopped with updates unfinished", extra={"count": abandoned})
+        await asyncio.gather(*(poller.close() for poller in self._pollers.values()))
+        self._tasks.clear()
+        self._pollers.clear()
+        await self._session.close()
+
+    async def idle(self) -> None:
+        """Return once no update is being handled (tests and graceful shutdown use it)."""
+        await self._inflight.idle()
+
+    def _make_bot(self, park: ParkSettings) -> Bot | None:
+        assert park.telegram_token is not None
+        try:
+            return Bot(
+                park.telegram_token.get_secret_value(),
+                session=self._session,
+                # No parse mode: texts (and the names inside them) go out verbatim, so
+                # "<b>" or "*_[" in a name can never break a message.
+                default=DefaultBotProperties(parse_mode=None),
+            )
+        except TokenValidationError:
+            log.error(
+                "park %s: telegram_token is not a bot token (expected <digits>:<secret>); "
+                "park skipped",
+                park.slug,
+                extra={"park": park.slug},
+            )
+            return None
+
+    async def _check(self, park: ParkSettings, bot: Bot) -> bool:
+        """getMe: False if Telegram refuses the token. A network problem is only logged:
+        the park's poller keeps trying, so a Telegram outage at start-up heals itself."""
+        try:
+            async with asyncio.timeout(self._options.check_timeout):
+                me = await bot.me()
+        except TelegramUnauthorizedError:
+            log.error(
+                "park %s: Telegram rejected the bot token (401 Unauthorized); park skipped, "
+                "fix parks.telegram_token",
+                park.slug,
+                extra={"park": park.slug},
+            )
+            return False
+        except (TelegramAPIError, TimeoutError, OSError) as exc:
+            log.warning(
+                "park %s: getMe failed; will keep trying",
+                park.slug,
+                extra={"park": park.slug, "error": describe(exc, bot)},
+            )
+            return True
+        configured = park.telegram_username
+        if configured and (me.username or "").lower() != configured.lower():
+            # Redirect messages and links name the configured username: say it is wrong.
+            log.warning(
+                "park %s: the token is the bot @%s, not the configured @%s",
+                park.slug,
+                me.username,
+                configured,
+                extra={"park": park.slug},
+            )
+        return True
+
+    def _start_polling(self, slug: str, bot: Bot) -> None:
+        options = self._options.polling or PollingOptions(
+            polling_timeout=self._container.settings.telegram.polling_timeout
+        )
+        poller = BotPoller(
+            dp=self.dp,
+            bot=bot,
+            park=slug,
+            lease=Lease(self._container.engine, f"telegram:{slug}"),
+            inflight=self._inflight,
+            options=options,
+            on_lead=self._on_lead,
+        )
+        self._pollers[slug] = poller
+        self._tasks[slug] = asyncio.create_task(poller.run(), name=f"telegram:{slug}")
+
+    async def _on_lead(self, bot: Bot) -> None:
+        """Once per bot, by the process that polls it: identity, then the command menu."""
+        await bot.me()  # errors propagate: the poller retries, a 401 turns the park off
+        try:
+            await set_commands(bot, self._container.catalog)
+        except TelegramUnauthorizedError:
+            raise
+        except Exception as exc:  # a missing menu is cosmetic; registration works anyway
+            log.warning(
+                "could not set the bot's commands",
+                extra={"park": self._parks_by_bot.get(bot.id, "-"), "error": describe(exc, bot)},
+            )
+
+
+def _quiet_aiogram() -> None:
+    # aiogram.event logs every update at INFO ("Update id=... is handled"): noise at our
+    # volume. Our own lines carry park, step and outcome instead.
+    event_log = logging.getLogger("aiogram.event")
+    if event_log.level == logging.NOTSET:
+        event_log.setLevel(logging.WARNING)
