@@ -139,7 +139,13 @@ class VkFrontEnd:
                     self._supervise(runner), name=f"vk-polling-{runner.slug}"
                 )
         serving = [r.slug for r in self._runners.values() if r.task is not None]
-        log.info("vk: %d of %d park bots started", len(serving), len(self._runners))
+        log.info(
+            "vk: %d of %d park bots started: %s",
+            len(serving),
+            len(self._runners),
+            ", ".join(serving) or "none",
+            extra={"channel": "vk"},
+        )
 
     async def stop(self) -> None:
         runners = list(self._runners.values())
@@ -157,7 +163,7 @@ class VkFrontEnd:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         for runner in runners:
-            if runner.status is not ParkStatus.AUTH_FAILED:
+            if runner.task is not None:
                 runner.status = ParkStatus.STOPPED
             await runner.bot.api.http_client.close()
 

@@ -121,7 +121,7 @@ class VkHandler:
             answer = await self._core(message, who, profile, event, index)
             for reply in answer.replies:
                 rendered = self.catalog.render(reply, answer.lang)
-                vk = render_message(rendered, inline_ok=message.inline_keyboard)
+                vk = render_message(rendered, link_buttons=message.link_buttons)
                 rid = random_id(self.group_id, message.peer_id, message.number, sent)
                 result = await self.sender.send(message.peer_id, vk, rid)
                 if result is SendResult.UNREACHABLE:

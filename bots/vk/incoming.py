@@ -35,7 +35,7 @@ class VkIncoming:
     attachment: str | None = None  # type of the first attachment, if any
     forwarded: bool = False
     language: str | None = None
-    inline_keyboard: bool = True
+    link_buttons: bool = True  # the client shows inline keyboards with open_link buttons
 
     @property
     def is_chat(self) -> bool:
@@ -69,7 +69,7 @@ class VkIncoming:
             attachment=str(first.get("type") or "attachment") if first else None,
             forwarded=bool(message.get("fwd_messages") or message.get("reply_message")),
             language=LANGUAGES.get(info.get("lang_id")),  # type: ignore[arg-type]
-            inline_keyboard=bool(info.get("inline_keyboard", True)),
+            link_buttons=_link_buttons(info),
         )
 
 
@@ -113,6 +113,12 @@ def _button(raw: str) -> Event:
     # A keyboard from an older version of the bot (or another bot): core says what the
     # current step expects.
     return Unsupported(STALE_BUTTON)
+
+
+def _link_buttons(info: Mapping[str, Any]) -> bool:
+    actions = info.get("button_actions")
+    supported = not isinstance(actions, list) or "open_link" in actions
+    return bool(info.get("inline_keyboard", True)) and supported
 
 
 def _number(message: Mapping[str, Any]) -> int | None:

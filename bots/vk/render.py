@@ -36,15 +36,15 @@ def action_payload(action: str) -> str:
     return json.dumps({ACTION_KEY: action}, separators=(",", ":"))
 
 
-def render_message(rendered: Rendered, *, inline_ok: bool = True) -> VkMessage:
+def render_message(rendered: Rendered, *, link_buttons: bool = True) -> VkMessage:
     """One core reply as a VK message.
 
-    ``inline_ok`` is the client's ``client_info.inline_keyboard``: an old client that
-    cannot show inline keyboards gets the links as text.
+    ``link_buttons`` comes from the client's ``client_info``: a client that cannot show
+    inline OpenLink buttons gets the links as text lines.
     """
     text = rendered.text
     if rendered.links:
-        keyboard = _link_keyboard(rendered.links) if inline_ok else None
+        keyboard = _link_keyboard(rendered.links) if link_buttons else None
         if keyboard is None:
             text = "\n".join([text, *(f"{link.text}: {link.url}" for link in rendered.links)])
         return VkMessage(_clip(text), keyboard)

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
+from app.bootstrap import build
+from app.runner import serve
 from core.domain.model import Channel, Identity, Source
 from core.events import ContactShared, Incoming, Pressed, Start
 from core.replies import Action
-from tests.bots.vk_harness import MOS, SPB, TOKENS, VkUser, VkWorld, payloads, texts
+from tests.bots.vk_harness import (
+    MOS,
+    SPB,
+    TOKENS,
+    VkUser,
+    VkWorld,
+    payloads,
+    texts,
+    vk_settings,
+)
+from tests.conftest import reset_postgres
+from tests.fakes import vk_updates
+from tests.fakes.clock import FakeClock
+from tests.fakes.sms import RecordingSms
+from tests.fakes.vk_server import FakeVK
 
 pytest_plugins = ("tests.bots.vk_fixtures",)
 pytestmark = pytest.mark.timeout(30)
@@ -216,3 +234,31 @@ async def test_parks_are_kept_apart(vk: VkWorld) -> None:
     assert texts(await in_mos.start())[0] == t(vk, "welcome", park="Мос ГорТакси")
     await confirm_phone(vk, in_spb)
     assert [s.group_id for s in vk.fake.sent_to(509)] == [SPB, SPB, MOS, MOS, SPB]
+
+
+async def test_taxireg_run_serves_the_vk_bots(
+    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms, cwd: Path
+) -> None:
+    # app.runner picks the VK part from the config, with the product's default timings.
+    if database_url.startswith("postgresql"):
+        await reset_postgres(database_url)
+    async with FakeVK() as fake:
+        fake.add_group(MOS, TOKENS["mos"])
+        fake.add_group(SPB, TOKENS["spb"])
+        settings = vk_settings(database_url, tmp_path / "data", fake.api_url)
+        container = await build(settings, clock=clock, sms=sms)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve(container, stop))
+        try:
+            await fake.wait_polling(MOS)
+            await fake.wait_polling(SPB)
+            start = vk_updates.message_new(510, "Начать", payload={"command": "start"})
+            fake.push_event(SPB, start)
+            sent = await fake.wait_for_sent(510, 2, group_id=SPB)
+            assert sent[0].message == container.catalog.text(
+                "ru", "welcome", {"park": "Питер Такси"}
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 10)
+            await container.aclose()

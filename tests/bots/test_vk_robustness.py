@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.replies import Action
+from core.events import Incoming
+from core.replies import Action, Answer
 from tests.bots.vk_harness import MOS, VkUser, VkWorld, texts
 from tests.fakes import vk_updates
 from tests.fakes.vk_updates import CHAT_PEER_OFFSET
@@ -143,3 +144,22 @@ async def test_messages_sent_while_restarting_are_answered(
     # The long-poll position lives in the data directory, not in the current directory.
     assert (tmp_path / "data" / "vk" / f"{MOS}.json").is_file()
     assert os.listdir(cwd) == []
+
+
+async def test_failing_update_says_try_later_and_the_next_one_works(
+    vk: VkWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registration = vk.container.registration
+    real = registration.handle
+
+    async def database_down(incoming: Incoming) -> Answer:
+        raise ConnectionError("database is down")
+
+    monkeypatch.setattr(registration, "handle", database_down)
+    user = vk.user(707)
+    [sorry] = await user.start(expect=1)
+    assert sorry.message == t(vk, "try-later")
+
+    monkeypatch.setattr(registration, "handle", real)
+    sent = await user.start()
+    assert texts(sent) == [t(vk, "welcome", park="Мос ГорТакси"), t(vk, "phone-ask-typed")]
