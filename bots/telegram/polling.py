@@ -89,6 +89,7 @@ class BotPoller:
                 continue
             announced = False
             self._leading = True
+            log.info("park %s: polling the bot", self.park, extra={"park": self.park})
             refused = await self._lead()
             self._leading = False
             await self._lease.release()
