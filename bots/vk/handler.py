@@ -116,13 +116,14 @@ class VkHandler:
         who = Identity(Channel.VK, str(message.from_id))
         name = await self._name(message.from_id) if self.fetch_names else None
         profile = Profile(name=name, language=message.language)
-        sent = 0
+        sent = position = 0
         for index, event in enumerate(to_events(message)):
             answer = await self._core(message, who, profile, event, index)
             for reply in answer.replies:
                 rendered = self.catalog.render(reply, answer.lang)
                 vk = render_message(rendered, link_buttons=message.link_buttons)
-                rid = random_id(self.group_id, message.peer_id, message.number, sent)
+                rid = random_id(self.group_id, message.peer_id, message.number, position)
+                position += 1
                 result = await self.sender.send(message.peer_id, vk, rid)
                 if result is SendResult.UNREACHABLE:
                     return sent

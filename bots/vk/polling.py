@@ -35,7 +35,7 @@ class StatePolling(BotPolling):  # type: ignore[misc,valid-type]
     """BotPolling that keeps its ``ts`` in our data directory."""
 
     def __init__(self, api: Any, group_id: int, state_dir: Path, wait: int = 25) -> None:
-        super().__init__(api, group_id=group_id, wait=wait, skip_old_events=False)
+        super().__init__(api, group_id=group_id, wait=wait)
         self.state_path = state_dir / f"{group_id}.json"
         self._saved: str | None = None
 
