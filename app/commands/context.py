@@ -42,9 +42,11 @@ class Context:
     async def container(self, *, migrate: bool = True) -> Container:
         """The wired application; the database is migrated and parks synced unless told not."""
         if self._container is None:
+            # Settings first: a config error is then reported before the slow imports.
+            settings = self.settings
             from app.bootstrap import build
 
-            self._container = await build(self.settings, migrate_db=migrate, sync_parks=migrate)
+            self._container = await build(settings, migrate_db=migrate, sync_parks=migrate)
         return self._container
 
     async def aclose(self) -> None:
