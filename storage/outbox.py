@@ -20,13 +20,16 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     and_,
+    bindparam,
     exists,
     false,
     func,
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -206,6 +209,31 @@ class OutboxStore:
             conditions.append(o.c.park_slug.in_(list(parks)))
         return conditions
 
+    def claim_statement(
+        self,
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        limit: int,
+        parks: Collection[str] | None = None,
+    ) -> Executable:
+        """The claim as one UPDATE ... RETURNING (public so tests can EXPLAIN it)."""
+        values = {"claimed_until": now + lease, "claimed_by": worker}
+        if self.dialect == "sqlite":
+            return _sqlite_claim(now=now, limit=limit, parks=parks, **values)
+        pick = (
+            select(o.c.id)
+            .where(*self._claimable(now, parks))
+            .order_by(o.c.next_attempt_at, o.c.id)
+            .limit(limit)
+            # Locked rows are being claimed by another worker right now: skip, don't wait.
+            .with_for_update(skip_locked=True)
+            # A CTE with FOR UPDATE is evaluated exactly once, unlike an IN (subquery).
+            .cte("picked")
+        )
+        return update(o).where(o.c.id == pick.c.id).values(**values).returning(o)
+
     async def claim(
         self,
         *,
@@ -218,21 +246,7 @@ class OutboxStore:
         """Lease up to ``limit`` due rows, each the oldest pending row of its recipient."""
         if limit <= 0 or (parks is not None and not parks):
             return []
-        pick = (
-            select(o.c.id)
-            .where(*self._claimable(now, parks))
-            .order_by(o.c.next_attempt_at, o.c.id)
-            .limit(limit)
-        )
-        values = {"claimed_until": now + lease, "claimed_by": worker}
-        if self.dialect == "postgresql":
-            # Locked rows are being claimed by another worker right now: skip, don't wait.
-            # A CTE with FOR UPDATE is evaluated exactly once, unlike an IN (subquery).
-            picked = pick.with_for_update(skip_locked=True).cte("picked")
-            stmt = update(o).where(o.c.id == picked.c.id).values(**values).returning(o)
-        else:
-            stmt = update(o).where(o.c.id.in_(pick.scalar_subquery())).values(**values)
-            stmt = stmt.returning(o)
+        stmt = self.claim_statement(now=now, worker=worker, lease=lease, limit=limit, parks=parks)
         async with self.engine.begin() as conn:
             rows = [_row(r) for r in await conn.execute(stmt)]
         # RETURNING has no defined order.
@@ -506,3 +520,50 @@ class OutboxStore:
 
 def _id(outcome: Outcome) -> int:
     return outcome.partner_id if isinstance(outcome, FlagUnreachable) else outcome.id
+
+
+# SQLite has no table hints in SQLAlchemy, hence text. Without statistics its planner would
+# pick ix_outbox_status and sort every pending row; the due index is already in claim order,
+# so LIMIT stops after a few index entries whatever the table holds. Single writer: the
+# subquery and the UPDATE are one atomic statement.
+_SQLITE_CLAIM = """
+UPDATE outbox SET claimed_until = :claimed_until, claimed_by = :claimed_by
+WHERE id IN (
+    SELECT o.id FROM outbox AS o INDEXED BY ix_outbox_due
+    WHERE o.status = 'pending'
+      AND o.next_attempt_at <= :now
+      AND (o.claimed_until IS NULL OR o.claimed_until <= :now)
+      {parks}
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox AS earlier INDEXED BY ix_outbox_pending_recipient
+          WHERE earlier.recipient_kind = o.recipient_kind
+            AND earlier.recipient_id = o.recipient_id
+            AND earlier.status = 'pending'
+            AND earlier.id < o.id)
+    ORDER BY o.next_attempt_at, o.id
+    LIMIT :limit)
+RETURNING {columns}
+"""
+
+
+def _sqlite_claim(
+    *,
+    now: datetime,
+    limit: int,
+    parks: Collection[str] | None,
+    claimed_until: datetime,
+    claimed_by: str,
+) -> Executable:
+    sql = _SQLITE_CLAIM.format(
+        parks="AND o.park_slug IN :parks" if parks is not None else "",
+        columns=", ".join(c.name for c in o.c),
+    )
+    params = [
+        bindparam("now", now, type_=t.UTCDateTime),
+        bindparam("claimed_until", claimed_until, type_=t.UTCDateTime),
+        bindparam("claimed_by", claimed_by),
+        bindparam("limit", limit),
+    ]
+    if parks is not None:
+        params.append(bindparam("parks", sorted(parks), expanding=True))
+    return text(sql).bindparams(*params).columns(*o.c)

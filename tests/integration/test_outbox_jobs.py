@@ -1,0 +1,132 @@
+"""The scheduler's other jobs: clean-up, and how the jobs are scheduled per park."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import Container
+from core.domain.model import Channel, Identity, Profile
+from core.domain.registration import Step
+from core.events import Incoming, Start, Text
+from scheduler.jobs import JobContext, cleanup_once
+from scheduler.service import NotificationScheduler
+from tests.bots.notifications_env import (
+    build_app,
+    fake_telegram,
+    linked_partner,
+    make_ctx,
+    next_phone,
+    register_driver,
+    say,
+)
+from tests.fakes.clock import FakeClock
+from tests.fakes.telegram_server import FakeTelegram
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegram]:
+    async with fake_telegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def app(
+    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
+) -> AsyncIterator[Container]:
+    # Abandonment is judged on the rows' updated_at, written with the database's wall
+    # clock, so the fake clock starts at the real time.
+    clock.current = datetime.now(UTC)
+    container = await build_app(database_url, tmp_path, clock, server)
+    try:
+        yield container
+    finally:
+        await container.aclose()
+
+
+@pytest.fixture
+async def ctx(app: Container) -> AsyncIterator[JobContext]:
+    context = make_ctx(app)
+    try:
+        yield context
+    finally:
+        await context.aclose()
+
+
+async def conversation_step(app: Container, channel: Channel, user_id: str) -> Step | None:
+    async with app.uow() as uow:
+        conv = await uow.conversations.get("mos", channel, user_id)
+    return conv.step if conv else None
+
+
+async def test_cleanup_forgets_expired_codes_and_abandoned_registrations(
+    app: Container, ctx: JobContext, clock: FakeClock
+) -> None:
+    terminal = Identity(Channel.TERMINAL, "kiosk-1")
+    for event in (Start(), Text(next_phone())):  # asked for an SMS code, never typed it
+        await app.registration.handle(Incoming("mos", terminal, event, Profile("Олег")))
+    await say(app, "mos", 9001, Start())  # opened the Telegram bot and left
+    partner = await linked_partner(app, chat_id=9002)
+    await register_driver(app, "mos", partner.code, user_id=9003)
+
+    assert (await cleanup_once(ctx)).otps_cleared == 0  # the code is still valid
+    clock.advance(minutes=6)  # otp_ttl_seconds = 300
+    report = await cleanup_once(ctx)
+    assert (report.otps_cleared, report.conversations_deleted) == (1, 0)
+    async with app.uow() as uow:
+        conv = await uow.conversations.get("mos", Channel.TERMINAL, "kiosk-1")
+    assert conv is not None
+    assert conv.otp_hash is None
+    assert conv.otp_expires_at is None
+
+    clock.advance(days=29)
+    assert (await cleanup_once(ctx)).conversations_deleted == 0
+    clock.advance(days=2)  # abandoned_registration_days = 30
+    assert (await cleanup_once(ctx)).conversations_deleted == 2
+
+    assert await conversation_step(app, Channel.TERMINAL, "kiosk-1") is None
+    assert await conversation_step(app, Channel.TELEGRAM, "9001") is None
+    assert await conversation_step(app, Channel.TELEGRAM, "9002") is Step.PARTNER
+    assert await conversation_step(app, Channel.TELEGRAM, "9003") is Step.DONE
+
+
+async def test_jobs_are_scheduled_per_park_in_the_parks_time_zone(
+    app: Container, clock: FakeClock
+) -> None:
+    part = NotificationScheduler(app, sender=make_ctx(app).sender, worker="jobs")
+    await part.start()
+    try:
+        scheduler = part._scheduler
+        assert scheduler is not None
+        ids = {job.id for job in scheduler.get_jobs()}
+        assert {"deliver", "cleanup", "digest:mos", "digest:spb"} <= ids
+        digest = scheduler.get_job("digest:mos")
+        assert digest is not None
+        fire = digest.next_run_time
+        assert str(fire.tzinfo) == "Europe/Moscow"
+        assert (fire.hour, fire.minute) == (20, 0)
+    finally:
+        await part.stop()
+
+
+@pytest.mark.parametrize(
+    ("utc_time", "catch_up"),
+    [
+        (datetime(2026, 11, 23, 16, 59, tzinfo=UTC), False),  # 19:59 in Moscow
+        (datetime(2026, 11, 23, 17, 0, 5, tzinfo=UTC), True),  # 20:00:05: just missed it
+        (datetime(2026, 11, 23, 18, 1, tzinfo=UTC), False),  # 21:01: too late for today
+    ],
+)
+async def test_a_restart_right_after_digest_time_still_sends_the_digest(
+    app: Container, clock: FakeClock, utc_time: datetime, catch_up: bool
+) -> None:
+    clock.current = utc_time
+    part = NotificationScheduler(app, sender=make_ctx(app).sender, worker="jobs")
+    try:
+        assert part._digest_just_missed("Europe/Moscow") is catch_up
+        assert part._digest_just_missed("Asia/Vladivostok") is False
+    finally:
+        await part.ctx.aclose()
