@@ -15,5 +15,6 @@ MODULES: tuple[str, ...] = (
     "app.commands.partner",
     "app.commands.driver",
     "app.commands.code",
+    "app.commands.notifications",
     "app.commands.config",
 )
