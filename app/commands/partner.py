@@ -34,6 +34,10 @@ def register(subparsers: Any) -> None:
     add_json_flag(listing)
     listing.set_defaults(handler=list_handler)
 
+    from app.commands.notifications import register_partner_settings  # alert settings
+
+    register_partner_settings(commands)
+
 
 def partner_json(partner: Partner) -> dict[str, Any]:
     return {
