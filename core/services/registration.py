@@ -45,6 +45,8 @@ from core.texts import Catalog
 log = logging.getLogger("taxireg.flow")
 
 DRIVER_REGISTERED = "driver_registered"
+# Unsupported(kind) a front end sends for a button whose keyboard is gone.
+STALE_BUTTON = "stale_button"
 _ATTEMPTS = 4  # optimistic-concurrency retries before asking the user to try again
 _MAX_NAME = 128
 
@@ -96,9 +98,12 @@ class RegistrationService:
                 return Answer(conv.lang)
             _apply_profile(conv, incoming.profile, self.catalog)
             flow = _Flow(self, uow, park, conv)
-            replies = await flow.dispatch(incoming.event)
+            if conv.version == 0 and not isinstance(incoming.event, Start):
+                replies = await flow.first_contact(incoming.event)
+            else:
+                replies = await flow.dispatch(incoming.event)
             before.last_event = conv.last_event
-            if conv != before:
+            if conv != before or conv.version == 0:
                 await uow.conversations.save(conv)
             await uow.commit()
             log.info(
@@ -164,10 +169,27 @@ class _Flow:
                 return await self.on_action(action)
             case Command(name):
                 return await self.on_command(name)
+            case Unsupported(kind) if kind == STALE_BUTTON:
+                self.outcome = STALE_BUTTON
+                return [Reply("stale-button"), *await self.prompt()]
             case Unsupported():
                 self.outcome = "unsupported"
                 return [Reply("unsupported"), *await self.prompt()]
         raise TypeError(f"unknown event {event!r}")
+
+    async def first_contact(self, event: Event) -> list[Reply]:
+        """Someone writes before /start (common in VK): greet them, then take a phone if that
+        is what they wrote, else say what comes first."""
+        welcome = Reply("welcome", {"park": self.park.name})
+        if isinstance(event, Text) and not self.conv.channel.confirms_phone_by_contact:
+            try:
+                normalize_phone(event.text, self.park.phone_region)
+            except InvalidPhone:
+                pass
+            else:
+                return [welcome, *await self.dispatch(event)]
+        self.outcome = "first_contact"
+        return [welcome, *await self.prompt()]
 
     # -- events ---------------------------------------------------------------------------
 
@@ -236,8 +258,8 @@ class _Flow:
         if action in SETTINGS_ACTIONS and step is Step.PARTNER:
             return await self.change_settings(action)
         # A button from an old keyboard: say what is expected now.
-        self.outcome = "stale_button"
-        return await self.prompt()
+        self.outcome = STALE_BUTTON
+        return [Reply("stale-button"), *await self.prompt()]
 
     async def on_command(self, name: str) -> list[Reply]:
         if name == "start":
@@ -358,7 +380,7 @@ class _Flow:
         other = self.service.parks.get(slug)
         bot = other.telegram_username if other else None
         if other is None or bot is None:
-            return Reply("partner-other-park", {"park": slug, "bot": "-"})
+            return Reply("partner-other-park-nobot", {"park": other.name if other else slug})
         return Reply(
             "partner-other-park", {"park": other.name, "bot": bot}, links=(_bot_link(bot),)
         )

@@ -483,3 +483,26 @@ async def test_unknown_start_payload_is_ignored(container: Container, payload: s
     assert texts[0].startswith("Здравствуйте!")
     assert texts[-1].startswith("Для регистрации подтвердите номер телефона")
     assert await driver.share_contact(PHONE) == [ASK_CODE]
+
+
+async def test_writing_before_start_gets_a_greeting(container: Container) -> None:
+    hello = Person(container, "mos", channel=Channel.VK)
+    texts = await hello.say("Здравствуйте")
+    assert texts[0].startswith("Здравствуйте! Это бот регистрации")
+    assert texts[1].startswith("Для регистрации введите номер")
+    assert (await hello.say("опять привет"))[0].startswith("Не получилось распознать номер")
+
+    straight = Person(container, "mos", channel=Channel.VK)
+    texts = await straight.say("+7 916 123-45-67")
+    assert texts[0].startswith("Здравствуйте!")
+    assert texts[1].startswith("Мы отправили SMS")
+
+
+async def test_stale_buttons_say_so(container: Container) -> None:
+    driver = Person(container, "mos")
+    await driver.start()
+    texts = await driver.press(Action.RESEND_SMS)
+    assert texts[0] == "Эта кнопка уже не действует."
+    assert texts[1].startswith("Для регистрации подтвердите номер телефона")
+    texts = await driver.unsupported("stale_button")
+    assert texts[0] == "Эта кнопка уже не действует."
