@@ -29,6 +29,7 @@ _STANDARD = frozenset(
     | {"message", "asctime", "taskName"}
 )
 _HANDLER_MARK = "_taxireg_handler"
+NOISY_LOGGERS = ("alembic", "apscheduler", "aiogram.event")
 
 
 def redact(text: str) -> str:
@@ -117,8 +118,10 @@ def setup_logging(config: LoggingSettings, stream: IO[str] | None = None) -> log
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(config.level_number)
-    # Alembic announces its context on every start-up at INFO; only a debugging operator
-    # wants that. `taxireg migrate` prints what it did itself.
+    # These libraries log routine work at INFO: alembic its context on every start-up,
+    # APScheduler every job run (every few seconds), aiogram every update (our flow already
+    # logs one line per update). Only a debugging operator wants that.
     quiet = logging.DEBUG if config.level_number <= logging.DEBUG else logging.WARNING
-    logging.getLogger("alembic").setLevel(quiet)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
     return handler

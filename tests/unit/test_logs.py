@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.logs import redact, setup_logging
+from app.logs import NOISY_LOGGERS, redact, setup_logging
 from app.settings import LoggingSettings
 
 TOKEN = "123456789:AAH-very-secret-telegram-token-value-xyz"
@@ -20,9 +20,12 @@ VK_TOKEN = "vk1.a.secret-community-token"
 def restore_root() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
 
 
 def capture(json_lines: bool, level: str = "INFO") -> io.StringIO:
@@ -50,11 +53,13 @@ def test_plain_lines_carry_extras_and_hide_secrets() -> None:
     )
     log.warning("request to %s failed", f"https://api.telegram.org/bot{TOKEN}/sendMessage")
     log.debug("not shown at INFO")
+    logging.getLogger("apscheduler.executors.default").info("Running job ... every 3 s")
     out = stream.getvalue()
     assert 'update handled park=mos channel=vk outcome=otp_sent phone="+7 *** ***-45-67"' in out
     assert "bot***/sendMessage" in out
     assert TOKEN not in out
     assert "not shown" not in out
+    assert "Running job" not in out
 
 
 @pytest.mark.usefixtures("restore_root")
