@@ -67,10 +67,7 @@ class BotPoller:
         self._offset: int | None = None
         self._leading = False
         self._configured = False
-
-    @property
-    def leading(self) -> bool:
-        return self._leading
+        self._lease_errors = 0
 
     async def run(self) -> None:
         """Until cancelled: poll while leading, stand by otherwise. The lease stays held
@@ -78,7 +75,7 @@ class BotPoller:
         announced = False
         while True:
             if not await self._acquire():
-                if not announced:
+                if not announced and not self._lease_errors:
                     log.info(
                         "park %s: another process polls this bot; standing by",
                         self.park,
@@ -112,12 +109,19 @@ class BotPoller:
 
     async def _acquire(self) -> bool:
         try:
-            return await self._lease.acquire()
+            got = await self._lease.acquire()
         except Exception as exc:
-            log.warning(
-                "could not take the polling lease", extra={"park": self.park, "error": str(exc)}
+            self._lease_errors += 1
+            # The database is down: say so once, not every few seconds until it is back.
+            level = logging.WARNING if self._lease_errors == 1 else logging.DEBUG
+            log.log(
+                level,
+                "could not take the polling lease",
+                extra={"park": self.park, "error": " ".join(str(exc).split())[:300]},
             )
             return False
+        self._lease_errors = 0
+        return got
 
     async def _lead(self) -> bool:
         """Poll until the lease is lost (False) or the token is refused (True)."""

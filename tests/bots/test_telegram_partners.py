@@ -135,4 +135,5 @@ async def test_no_code_button_label_is_plain_text_to_a_finished_driver(world: Wo
     driver = world.chat()
     await driver.register("+79161234567")
     [menu] = await driver.say(NO_CODE)  # an old keyboard's button after completion
-    assert menu["text"].startswith("Чтобы получить свой реферальный код")
+    assert menu["text"].startswith("Эта кнопка уже не действует.")
+    assert "Чтобы получить свой реферальный код" in menu["text"]

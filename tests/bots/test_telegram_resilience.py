@@ -18,7 +18,6 @@ from tests.bots.telegram_harness import (
     NO_CODE,
     REGISTERED,
     SPB_TOKEN,
-    UNSUPPORTED,
     World,
     running_world,
     texts,
@@ -121,7 +120,7 @@ async def test_a_stale_inline_button_is_answered_with_the_current_step(world: Wo
     [hint] = await driver.send(press)
     [answered] = world.fake.calls("answerCallbackQuery")
     assert answered.params["callback_query_id"] == press["callback_query"]["id"]
-    assert hint["text"] == f"{UNSUPPORTED}\n\n{ASK_CONTACT}"
+    assert hint["text"] == f"Эта кнопка уже не действует.\n\n{ASK_CONTACT}"
     [ask] = await driver.share_contact(PHONE)
     assert ask["text"] == ASK_CODE
 

@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, Update
 from bots.telegram.responder import Responder
 from bots.telegram.sender import describe
 from core.events import Unsupported
+from core.services.registration import STALE_BUTTON
 
 log = logging.getLogger("taxireg.telegram")
 
@@ -39,6 +40,6 @@ async def on_callback(
         park,
         query.from_user,
         message.chat.id,
-        Unsupported("callback"),
+        Unsupported(STALE_BUTTON),
         event_update.update_id,
     )
