@@ -15,6 +15,7 @@ once otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -105,6 +106,74 @@ class _Job:
     claimed_at: float  # monotonic, for the lease guard
 
 
+class _Recorder:
+    """Writes outcomes in the background, as many per transaction as have piled up.
+
+    Idle, an outcome is written at once; under load the writes batch themselves (while one
+    transaction commits, the next batch gathers), so the database is not the bottleneck of
+    a few hundred messages per second.
+    """
+
+    _TRIES = (0.2, 1.0, 3.0)  # pauses between attempts to write one batch
+
+    def __init__(self, store: OutboxStore, worker: str, report: Report) -> None:
+        self._store = store
+        self._worker = worker
+        self._report = report
+        self._items: list[Outcome] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.written = 0
+        self._task = asyncio.create_task(self._loop())
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        if outcomes:
+            self._items.extend(outcomes)
+            self._idle.clear()
+            self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait until everything added so far is written."""
+        waiter = asyncio.create_task(self._idle.wait())
+        await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if self._task.done():
+            self._task.result()  # the writer failed for good: end the pass with its error
+
+    async def close(self) -> None:
+        if not self._task.done():
+            await self.drain()
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._items:
+                batch, self._items = self._items, []
+                await self._write(batch)
+                self._report.count(batch)
+                self.written += len(batch)
+            self._idle.set()
+
+    async def _write(self, batch: list[Outcome]) -> None:
+        for pause_s in (*self._TRIES, None):
+            try:
+                await self._store.record(batch, self._worker)
+                return
+            except Exception:
+                if pause_s is None:
+                    # The rows stay claimed; after the lease they are tried again, so a
+                    # message already accepted by Telegram may then go out twice.
+                    log.exception("cannot record %d delivery outcome(s)", len(batch))
+                    raise
+                log.warning("recording delivery outcomes failed, retrying", exc_info=True)
+                await asyncio.sleep(pause_s)
+
+
 class Relay:
     def __init__(
         self,
@@ -166,10 +235,12 @@ class Relay:
         report.reactivated = len(await self.store.reactivate(now(), stale))
         batch = self.settings.batch_size
         low_water = max(1, batch // 2)
-        in_flight: set[asyncio.Task[list[Outcome]]] = set()
+        in_flight: set[asyncio.Task[None]] = set()
+        recorder = _Recorder(self.store, self.worker, report)
         try:
             while True:
                 if not self.stopping and len(in_flight) <= low_water:
+                    written_before = recorder.written
                     rows = await self.store.claim(
                         now=now(),
                         worker=self.worker,
@@ -179,29 +250,31 @@ class Relay:
                     )
                     report.claimed += len(rows)
                     decided, jobs = await self._triage(rows, now())
-                    await self._record(decided, report)
-                    in_flight |= {asyncio.create_task(self._deliver(job)) for job in jobs}
-                    if decided and not jobs:
-                        continue  # those heads are settled: their successors may be due
-                    if not rows and not in_flight:
+                    recorder.add(decided)
+                    for job in jobs:
+                        in_flight.add(asyncio.create_task(self._deliver(job, recorder)))
+                    if not in_flight:
+                        # Settled heads free their successors once written: claim again
+                        # if anything was written since this claim, else the pass is done.
+                        await recorder.drain()
+                        if rows or recorder.written > written_before:
+                            continue
                         return
-                if not in_flight:
+                if not in_flight:  # stopping, and everything handed back
+                    await recorder.drain()
                     return
                 done, in_flight = await asyncio.wait(
                     in_flight, return_when=asyncio.FIRST_COMPLETED
                 )
-                await self._record([o for task in done for o in task.result()], report)
+                for task in done:
+                    task.result()  # _deliver never raises; if it does, end the pass loudly
         finally:
             if in_flight:
                 # Only reached on an error or cancellation: do not leave orphans behind.
                 for task in in_flight:
                     task.cancel()
                 await asyncio.gather(*in_flight, return_exceptions=True)
-
-    async def _record(self, outcomes: list[Outcome], report: Report) -> None:
-        if outcomes:
-            await self.store.record(outcomes, self.worker)
-            report.count(outcomes)
+            await recorder.close()
 
     # -- deciding without Telegram ---------------------------------------------------------
 
@@ -285,7 +358,10 @@ class Relay:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, job: _Job) -> list[Outcome]:
+    async def _deliver(self, job: _Job, recorder: _Recorder) -> None:
+        recorder.add(await self._send(job))
+
+    async def _send(self, job: _Job) -> list[Outcome]:
         row = job.row
         pacer = self._pacers[row.park]
         try:

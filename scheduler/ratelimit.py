@@ -38,46 +38,48 @@ async def pause(delay: float, stop: asyncio.Event | None) -> None:
 
 
 class Pacer:
-    """A token bucket as a schedule (GCRA): at most ``rate`` per second, ``burst`` at once.
+    """GCRA (a token bucket kept as one timestamp): ``rate`` per second, ``burst`` at once.
 
-    ``reserve()`` books the next free slot and returns the wait until it. Slots are booked
-    from the theoretical arrival time, not from when a waiter actually woke up, so timer
-    jitter does not accumulate and a saturated pacer runs at the configured rate.
+    Slots are taken when a waiter is actually due, one waiter at a time in arrival order,
+    never booked ahead: a booked-ahead schedule turns any stall of the event loop into a
+    burst of every overdue send. ``burst`` is the slack for timer jitter: with 2, a waiter
+    woken a little late does not cost the stream any throughput, and after a long stall at
+    most 2 messages leave together. The most one bot sends in any second is thus about
+    ``rate + burst``; keep ``rate`` a little under Telegram's ~30/s.
     """
 
-    def __init__(self, rate: float, *, burst: int = 1, clock: Monotonic = time.monotonic) -> None:
+    def __init__(self, rate: float, *, burst: int = 2, clock: Monotonic = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.interval = 1.0 / rate
-        # burst = 1 spaces every send evenly: Telegram counts per second and punishes
-        # bursts with 429s, so smoothing is the point.
         self.tolerance = (max(1, burst) - 1) * self.interval
         self._clock = clock
-        self._tat = 0.0  # theoretical arrival time of the next send
+        self._tat = 0.0  # theoretical arrival time: when the next send is exactly on pace
         self._paused_until = 0.0
+        self._lock = asyncio.Lock()  # FIFO: waiters are served in the order they came
 
-    def reserve(self) -> float:
+    def poll(self) -> float:
+        """Take a slot if one is free now (returns 0.0), else return the wait for one."""
         now = self._clock()
-        start = max(now, self._tat - self.tolerance, self._paused_until)
-        self._tat = max(self._tat, start) + self.interval
-        return start - now
+        start = max(self._tat - self.tolerance, self._paused_until)
+        if now < start:
+            return start - now
+        self._tat = max(self._tat, now) + self.interval
+        return 0.0
 
     def pause(self, seconds: float) -> None:
         """Telegram said "retry after": nobody on this bot sends before then."""
         until = self._clock() + seconds
         self._paused_until = max(self._paused_until, until)
-        self._tat = max(self._tat, until)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
 
     async def acquire(self, stop: asyncio.Event | None = None) -> None:
-        while True:
-            await pause(self.reserve(), stop)
-            # A 429 may have arrived while we slept on a slot booked before it.
-            if self.paused_for() <= 0:
-                return
+        async with self._lock:
+            while (wait := self.poll()) > 0:
+                await pause(wait, stop)
 
 
 class ChatSpacing:

@@ -61,6 +61,22 @@ class Hold(StrEnum):
 _PENDING = literal_column("'pending'")
 _IS_PENDING = o.c.status == _PENDING
 
+# Not conditioned on the claim: the message did go out, and recording it stops anyone from
+# sending it again, even a worker that took the row over after our lease ran out.
+_MARK_SENT = (
+    update(o)
+    .where(o.c.id == bindparam("b_id"), _IS_PENDING)
+    .values(
+        status="sent",
+        sent_at=bindparam("b_at", type_=t.UTCDateTime),
+        sent_as=bindparam("b_as"),
+        attempts=o.c.attempts + bindparam("b_try"),
+        hold=None,
+        claimed_until=None,
+        claimed_by=None,
+    )
+)
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -268,29 +284,30 @@ class OutboxStore:
         """Apply outcomes in one transaction (one commit per batch, not per message)."""
         if not outcomes:
             return
+        sent = [x for x in outcomes if isinstance(x, Sent)]
         async with self.engine.begin() as conn:
+            if sent:
+                # The common case, many per batch under load: one executemany.
+                await conn.execute(
+                    _MARK_SENT,
+                    [
+                        {
+                            "b_id": x.id,
+                            "b_at": x.at,
+                            "b_as": x.sent_as,
+                            "b_try": 1 if x.sent_as == "telegram" else 0,
+                        }
+                        for x in sent
+                    ],
+                )
             for outcome in outcomes:
-                await self._apply(conn, outcome, worker)
+                if not isinstance(outcome, Sent):
+                    await self._apply(conn, outcome, worker)
 
     async def _apply(self, conn: AsyncConnection, outcome: Outcome, worker: str) -> None:
         unclaim = {"claimed_until": None, "claimed_by": None}
         mine = and_(o.c.id == _id(outcome), _IS_PENDING, o.c.claimed_by == worker)
         match outcome:
-            case Sent(row_id, at, sent_as):
-                # Not conditioned on the claim: the message did go out, and recording it
-                # stops anyone from sending it again.
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id == row_id, _IS_PENDING)
-                    .values(
-                        status=Status.SENT.value,
-                        sent_at=at,
-                        sent_as=sent_as,
-                        attempts=o.c.attempts + (1 if sent_as == "telegram" else 0),
-                        hold=None,
-                        **unclaim,
-                    )
-                )
             case Retry(row_id, at, error, count_attempt):
                 done = await conn.execute(
                     update(o)

@@ -1,0 +1,327 @@
+"""Notification relay benchmark: delivery rate against the configured limit, and claim cost.
+
+    python -m bench.notifications            # both parts, ~1-2 minutes
+    python -m bench.notifications --skip-claim --bots 2 --rate 100
+
+Part 1 queues 10,000 alerts to 1,000 linked partners spread over several parks (one bot
+each) and lets the real relay deliver them through real aiogram bots to the fake Bot API
+(127.0.0.1). Telegram's own limit is ~30 messages/s per bot; the run configures a higher
+per-bot rate and several bots so it ends in well under a minute. It reports the achieved
+rate per bot as a share of the configured rate (from the arrival times at the fake server),
+duplicates and losses.
+
+Part 2 times one claim (batch_size rows) on SQLite with 10 rows in the outbox and with
+1,000,000 rows (bulk-inserted with batched executemany), once with a realistic history
+(almost everything already sent) and once with every row pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import statistics
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import insert, update
+
+from app.bootstrap import build
+from app.settings import load_settings
+from core.domain.model import Notification, OwnerKind
+from core.services.registration import DRIVER_REGISTERED
+from scheduler.delivery import Relay
+from scheduler.telegram_sender import TelegramSender
+from storage import migrate
+from storage import tables as t
+from storage.engine import make_engine
+from storage.outbox import OutboxStore
+from tests.fakes.telegram_server import FakeTelegram, LocalAiohttpSession
+
+NOTIFICATIONS = 10_000
+PARTNERS = 1_000
+CHAT_BASE = 10_000_000
+MILLION = 1_000_000
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _session(api_server: str | None, timeout: float) -> BaseSession:
+    assert api_server is not None
+    return LocalAiohttpSession(api=TelegramAPIServer.from_base(api_server), timeout=timeout)
+
+
+# --------------------------------------------------------------------------- part 1
+
+
+async def delivery_rate(bots: int, rate: float, chat_interval: float, batch: int) -> bool:
+    slugs = [f"park{n}" for n in range(bots)]
+    tokens = {slug: f"{900 + n}:bench-{slug}" for n, slug in enumerate(slugs)}
+    async with FakeTelegram() as server:
+        for slug, token in tokens.items():
+            server.add_bot(token, f"{slug}_bot")
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(
+                None,
+                data_dir=tmp,
+                parks=[
+                    {
+                        "slug": s,
+                        "name": s,
+                        "landing_url": "https://example.com/r",
+                        "telegram_token": tokens[s],
+                        "telegram_username": f"{s}_bot",
+                    }
+                    for s in slugs
+                ],
+                telegram={"api_server": server.base_url},
+                notifications={
+                    "per_bot_rate": rate,
+                    "per_chat_interval_seconds": chat_interval,
+                    "batch_size": batch,
+                },
+            )
+            app = await build(settings)
+            try:
+                partner_ids = await _partners(app, slugs)
+                await _queue(app, partner_ids, slugs)
+                sender = TelegramSender.from_settings(settings, session_factory=_session)
+                relay = Relay(
+                    store=OutboxStore(app.engine),
+                    sender=sender,
+                    catalog=app.catalog,
+                    parks=app.parks,
+                    clock=app.clock,
+                    settings=settings.notifications,
+                    worker="bench",
+                )
+                print(
+                    f"delivery: {NOTIFICATIONS:,} alerts to {PARTNERS:,} partners over {bots} "
+                    f"bots; configured {rate:g} msg/s per bot (Telegram allows ~30: raised so "
+                    f"the run is short), {chat_interval:g} s per chat, batch {batch}"
+                )
+                started = time.monotonic()
+                while (await relay.run()).claimed:
+                    pass
+                elapsed = time.monotonic() - started
+                await sender.close()
+                counts = await OutboxStore(app.engine).counts()
+            finally:
+                await app.aclose()
+        return _report(server, tokens, rate, chat_interval, elapsed, counts)
+
+
+async def _partners(app: Any, slugs: list[str]) -> list[tuple[str, int]]:
+    """Partners as core's directory stores them, already linked to a Telegram chat."""
+    rows = []
+    async with app.engine.begin() as conn:
+        for n in range(PARTNERS):
+            code = f"b{n:06d}"
+            slug = slugs[n % len(slugs)]
+            await conn.execute(insert(t.codes).values(code=code, park_slug=slug, kind="partner"))
+            result = await conn.execute(
+                insert(t.partners)
+                .values(
+                    park_slug=slug,
+                    phone=f"+7916{n:07d}",
+                    name=f"P{n}",
+                    code=code,
+                    telegram_chat_id=CHAT_BASE + n,
+                )
+                .returning(t.partners.c.id)
+            )
+            rows.append((slug, result.scalar_one()))
+    return rows
+
+
+async def _queue(app: Any, partners: list[tuple[str, int]], slugs: list[str]) -> None:
+    now = app.clock.now()
+    async with app.uow() as uow:
+        # Round-robin, as registrations arrive: each partner's alerts spread over the run.
+        for i in range(NOTIFICATIONS):
+            slug, partner_id = partners[i % len(partners)]
+            await uow.outbox.add(
+                Notification(
+                    park=slug,
+                    recipient_kind=OwnerKind.PARTNER,
+                    recipient_id=partner_id,
+                    kind=DRIVER_REGISTERED,
+                    payload={
+                        "code": "b000000",
+                        "name": f"D{i}",  # makes every text unique: duplicates are countable
+                        "phone": "+79160000000",
+                        "channel": "telegram",
+                        "source": "deep_link",
+                        "registered_at": now.isoformat(),
+                    },
+                    key=f"bench:{i}",
+                    not_before=now,
+                )
+            )
+        await uow.commit()
+
+
+def _report(
+    server: FakeTelegram,
+    tokens: dict[str, str],
+    rate: float,
+    chat_interval: float,
+    elapsed: float,
+    counts: dict[str, int],
+) -> bool:
+    sent = [r for r in server.calls("sendMessage") if r.status == 200]
+    texts = Counter((r.params["chat_id"], r.params["text"]) for r in sent)
+    duplicates = sum(n - 1 for n in texts.values() if n > 1)
+    delivered = {text.split("Имя: ")[1].split("\n")[0] for _, text in texts}
+    losses = NOTIFICATIONS - len(delivered)
+    shares = []
+    for slug, token in tokens.items():
+        times = sorted(r.at for r in sent if r.token == token)
+        achieved = (len(times) - 1) / (times[-1] - times[0])
+        window = max(_in_window(times, 1.0))
+        shares.append(achieved / rate)
+        print(
+            f"  bot {slug}: {len(times):,} sent, {achieved:.1f} msg/s = "
+            f"{achieved / rate:.1%} of {rate:g}; most in any 1 s window: {window}"
+        )
+    per_chat: dict[Any, list[float]] = defaultdict(list)
+    for r in sent:
+        per_chat[(r.token, r.params["chat_id"])].append(r.at)
+    gaps = [b - a for ts in per_chat.values() for a, b in itertools.pairwise(ts)]
+    print(
+        f"  total {len(sent):,} in {elapsed:.1f} s; outbox {counts}; "
+        f"closest two messages to one chat: {min(gaps):.3f} s (limit {chat_interval:g} s)"
+    )
+    share = statistics.fmean(shares)
+    print(
+        f"RESULT delivery: achieved rate {share:.1%} of the configured per-bot limit "
+        f"(min {min(shares):.1%}; target >= 95%), duplicates {duplicates}, losses {losses}"
+    )
+    return share >= 0.95 and duplicates == 0 and losses == 0
+
+
+def _in_window(times: list[float], width: float) -> list[int]:
+    counts, start = [], 0
+    for end, at in enumerate(times):
+        while at - times[start] >= width:
+            start += 1
+        counts.append(end - start + 1)
+    return counts
+
+
+# --------------------------------------------------------------------------- part 2
+
+
+async def claim_cost(batch: int) -> None:
+    # Every measured claim takes 10 rows, so only the table size differs between them.
+    print("claim: one claim of 10 rows on SQLite (median of 15 claims)")
+    with tempfile.TemporaryDirectory() as tmp:
+        small_db = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'small.db'}")
+        big_db = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'big.db'}")
+        try:
+            await _fill(small_db, total=10, pending=10)
+            small = await _claim_time(small_db, 10)
+            print(f"  10 rows in the outbox, all pending: {small * 1000:.2f} ms")
+            loaded = time.monotonic()
+            await _fill(big_db, total=MILLION, pending=10)
+            print(f"    (inserted {MILLION:,} rows in {time.monotonic() - loaded:.1f} s)")
+            history = await _claim_time(big_db, 10)
+            print(f"  1,000,000 rows, 10 pending (the rest sent): {history * 1000:.2f} ms")
+            async with big_db.begin() as conn:
+                await conn.execute(update(t.outbox).values(status="pending", sent_at=None))
+            backlog = await _claim_time(big_db, 10)
+            print(f"  1,000,000 rows, all pending (1,000 recipients): {backlog * 1000:.2f} ms")
+            full = await _claim_time(big_db, batch)
+            print(f"  (a full batch of {batch} from that backlog: {full * 1000:.2f} ms)")
+        finally:
+            await small_db.dispose()
+            await big_db.dispose()
+    worst = max(history, backlog)
+    print(
+        f"RESULT claim: {small * 1000:.2f} ms with 10 rows vs {worst * 1000:.2f} ms with "
+        f"1,000,000 rows (x{worst / small:.1f}; target: same order of magnitude)"
+    )
+
+
+async def _claim_time(engine: Any, batch: int) -> float:
+    store = OutboxStore(engine)
+    timings = []
+    for _ in range(15):
+        started = time.perf_counter()
+        rows = await store.claim(now=NOW, worker="bench", lease=timedelta(seconds=60), limit=batch)
+        timings.append(time.perf_counter() - started)
+        assert rows, "nothing claimed"
+        async with engine.begin() as conn:  # hand them back for the next round
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.claimed_by == "bench")
+                .values(claimed_by=None, claimed_until=None)
+            )
+    return statistics.median(timings)
+
+
+async def _fill(engine: Any, *, total: int, pending: int) -> None:
+    """Bulk insert through the driver's executemany: values pre-rendered, no JSON encoding
+    or type conversion per row, 100,000 rows per batch."""
+    await migrate.upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(t.parks).values(slug="p", name="p", landing_url="https://example.com/r")
+        )
+    payload = '{"code": "abcd", "name": "D"}'
+    sql = (
+        "INSERT INTO outbox (park_slug, recipient_kind, recipient_id, kind, payload, "
+        "idempotency_key, status, attempts, next_attempt_at, created_at, sent_at) "
+        "VALUES ('p', 'partner', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    naive = NOW.replace(tzinfo=None)  # UTCDateTime stores naive UTC text on SQLite
+    step = 100_000
+    for start in range(0, total, step):
+        rows = []
+        for i in range(start, min(total, start + step)):
+            at = str(naive - timedelta(seconds=total - i))
+            is_pending = i >= total - pending
+            rows.append(
+                (
+                    i % 1_000,
+                    DRIVER_REGISTERED,
+                    payload,
+                    f"k{i}",
+                    "pending" if is_pending else "sent",
+                    0 if is_pending else 1,
+                    at,
+                    at,
+                    None if is_pending else at,
+                )
+            )
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(sql, rows)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bots", type=int, default=2, help="parks, one bot each (2)")
+    parser.add_argument("--rate", type=float, default=100.0, help="msg/s per bot (100)")
+    parser.add_argument("--chat-interval", type=float, default=1.0, help="s per chat (1.0)")
+    parser.add_argument("--batch", type=int, default=200, help="rows in flight (200)")
+    parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument("--skip-claim", action="store_true")
+    args = parser.parse_args()
+    ok = True
+    if not args.skip_delivery:
+        ok = asyncio.run(delivery_rate(args.bots, args.rate, args.chat_interval, args.batch))
+    if not args.skip_claim:
+        asyncio.run(claim_cost(100))
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
