@@ -32,6 +32,8 @@ from storage.leases import Lease
 
 log = logging.getLogger("taxireg.telegram")
 
+_RESTART_DELAY = 5.0
+
 
 @dataclass(frozen=True)
 class TelegramOptions:
@@ -97,7 +99,7 @@ class TelegramFrontEnd:
         await self._session.close()
 
     async def idle(self) -> None:
-        """Return once no update is being handled (tests and graceful shutdown use it)."""
+        """Return once no update is being handled (for tests and a future webhook mode)."""
         await self._inflight.idle()
 
     def _make_bot(self, park: ParkSettings) -> Bot | None:
@@ -166,7 +168,7 @@ class TelegramFrontEnd:
             on_lead=self._on_lead,
         )
         self._pollers[slug] = poller
-        self._tasks[slug] = asyncio.create_task(poller.run(), name=f"telegram:{slug}")
+        self._tasks[slug] = asyncio.create_task(_supervise(poller), name=f"telegram:{slug}")
 
     async def _on_lead(self, bot: Bot) -> None:
         """Once per bot, by the process that polls it: identity, then the command menu."""
@@ -180,6 +182,22 @@ class TelegramFrontEnd:
                 "could not set the bot's commands",
                 extra={"park": self._parks_by_bot.get(bot.id, "-"), "error": describe(exc, bot)},
             )
+
+
+async def _supervise(poller: BotPoller) -> None:
+    """A bug in the polling loop must not silence a park for good: log it, start again."""
+    while True:
+        try:
+            await poller.run()
+            return
+        except Exception:
+            log.exception(
+                "park %s: polling crashed; restarting in %s s",
+                poller.park,
+                _RESTART_DELAY,
+                extra={"park": poller.park},
+            )
+            await asyncio.sleep(_RESTART_DELAY)
 
 
 def _quiet_aiogram() -> None:

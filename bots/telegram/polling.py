@@ -175,7 +175,7 @@ class BotPoller:
                 )
                 log.log(
                     level,
-                    "getUpdates failed%s; retrying",
+                    "polling failed%s; retrying",
                     hint,
                     extra={
                         "park": self.park,
@@ -186,12 +186,13 @@ class BotPoller:
                 await backoff.asleep()
                 continue
             if failures:
-                log.info("getUpdates works again", extra={"park": self.park, "failures": failures})
+                log.info("polling works again", extra={"park": self.park, "failures": failures})
                 failures = 0
                 backoff.reset()
             for update in updates:
-                # max(): a re-sent old update must not move the offset back.
-                self._offset = max(self._offset or 0, update.update_id + 1)
+                # As aiogram does: the last id + 1, even if lower than before (Telegram picks
+                # a random next id after a week without updates).
+                self._offset = update.update_id + 1
                 await self._slots.acquire()
                 self._inflight.spawn(self._handle(update))
 

@@ -210,3 +210,28 @@ async def test_many_users_at_once(world: World) -> None:
     assert all(REGISTERED in done["text"] for [done] in answers)
     assert len(world.fake.sent(SPB_TOKEN)) == 3 * 10
     assert len(world.fake.sent(MOS_TOKEN)) == 3 * 10
+
+
+async def test_telegram_down_at_start_and_while_polling_heals(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_world(database_url, tmp_path, tokens={"mos": MOS_TOKEN}) as world:
+        driver = world.chat()
+        polls = len(world.fake.calls("getUpdates", token=MOS_TOKEN))
+        world.fake.inject("getUpdates", token=MOS_TOKEN, status=502, times=3)
+        # After the poll in flight, three polls fail and the fourth is waiting.
+        await world.fake.wait_for_requests("getUpdates", token=MOS_TOKEN, count=polls + 4)
+        statuses = [r.status for r in world.fake.calls("getUpdates", token=MOS_TOKEN)]
+        assert statuses[polls:] == [502, 502, 502, None]
+        [hello] = await driver.start()
+        assert hello["text"].endswith(ASK_CONTACT)
+
+        # A fresh start while getMe fails: the park is not given up, it polls once it can.
+        await world.stop()
+        world.fake.inject("getMe", token=MOS_TOKEN, status=500, times=4)
+        await world.start()
+        [ask] = await driver.share_contact(PHONE)
+        assert ask["text"] == ASK_CODE
+
+    failures = [m for m in caplog.messages if m.startswith("polling failed")]
+    assert len(failures) == 2, "one warning per outage, not one per retry"
