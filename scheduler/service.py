@@ -58,7 +58,9 @@ class NotificationScheduler:
             IntervalTrigger(seconds=settings.deliver_interval_seconds),
             id="deliver",
             next_run_time=now,  # drain what queued up while we were down
-            max_instances=1,
+            # A pass drains a backlog for as long as it takes; a run that starts meanwhile
+            # returns at once (Relay.run), where max_instances=1 would log a warning each time.
+            max_instances=2,
             coalesce=True,
         )
         scheduler.add_job(

@@ -150,6 +150,8 @@ async def test_faults_are_retried_until_each_alert_arrives_exactly_once_in_order
     assert {r.status for r in outbox} == {"sent"}
     assert sum(r.attempts for r in outbox) == 9 + 5  # 429 is throttling, not a failed try
     assert all(r.last_error for r in outbox if r.attempts > 1)
+    errors = " ".join(r.last_error or "" for r in outbox)
+    assert "timeout" in errors  # the slow answers did time out on our side
 
 
 async def test_a_failing_alert_holds_back_later_ones_to_the_same_chat(
