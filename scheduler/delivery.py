@@ -6,8 +6,8 @@ and claims more when the pipeline runs low, until nothing is due. Claiming while
 rows are still in flight is safe for ordering because only the oldest pending row of a
 recipient can be claimed: its successor becomes claimable once it is recorded.
 
-Outcomes are written in small batches right after Telegram answers (one transaction per
-wake-up instead of one per message). A crash between Telegram's "ok" and that write means
+Outcomes are written by a background recorder as soon as Telegram answers, as many per
+transaction as have piled up meanwhile. A crash between Telegram's "ok" and that write means
 the row is sent again after its lease: delivery is at-least-once across crashes, exactly
 once otherwise.
 """
