@@ -326,7 +326,8 @@ class _Flow:
             case OtpCheck.WRONG:
                 left = self.conv.otp_attempts_left(self.limits)
                 return [Reply("otp-wrong", {"left": left}, keyboard=_otp_keyboard())]
-            case OtpCheck.EXPIRED:
+            case OtpCheck.EXPIRED | OtpCheck.NONE:
+                # NONE: the clean-up job already removed an expired code.
                 return [Reply("otp-expired", keyboard=_otp_keyboard())]
         return [Reply("otp-locked", keyboard=_otp_keyboard())]
 

@@ -36,7 +36,7 @@ async def poke(vk: VkWorld, user: VkUser, prompt: str, huge_hint: str) -> None:
     assert texts(await user.push(photo, 2)) == [unsupported, prompt]
     # A button of a keyboard this bot no longer has.
     assert texts(await user.say("Старая кнопка", 2, payload={"action": "gone"})) == [
-        unsupported,
+        t(vk, "stale-button"),
         prompt,
     ]
     assert texts(await user.say(HUGE)) == [huge_hint]
@@ -79,7 +79,8 @@ async def test_unexpected_input_at_every_step(vk: VkWorld) -> None:
 async def test_button_of_another_step_repeats_the_question(vk: VkWorld) -> None:
     user = vk.user(702)
     await user.start()
-    [prompt] = await user.press(Action.NO_CODE)
+    stale, prompt = await user.press(Action.NO_CODE, expect=2)
+    assert stale.message == t(vk, "stale-button")
     assert prompt.message == t(vk, "phone-ask-typed")
 
 
