@@ -30,6 +30,7 @@ from core.domain.model import (
 from core.domain.registration import Conversation
 from core.ports import StaleState
 from storage import tables as t
+from storage.hot import Queries
 from storage.rows import (
     conversation_from_row,
     conversation_values,
@@ -38,7 +39,6 @@ from storage.rows import (
     park_from_row,
     partner_from_row,
 )
-from storage.statements import statements
 
 
 def _now() -> datetime:
@@ -62,9 +62,10 @@ class Tx(Protocol):
 
 
 class _Repo:
-    def __init__(self, conn: AsyncConnection, tx: Tx) -> None:
+    def __init__(self, conn: AsyncConnection, tx: Tx, q: Queries) -> None:
         self.conn = conn
         self.tx = tx
+        self.q = q  # the hot-path statements (storage.hot)
 
 
 class SqlParks(_Repo):
@@ -93,8 +94,7 @@ class SqlParks(_Repo):
 
 class SqlCodes(_Repo):
     async def lookup(self, code: str) -> CodeInfo | None:
-        stmt = statements(self.conn.dialect.name).code_lookup
-        row = (await self.conn.execute(stmt, {"code": code})).first()
+        row = await self.q.first("code_lookup", {"code": code})
         if row is None:
             return None
         if row.partner_id is not None:
@@ -106,8 +106,7 @@ class SqlCodes(_Repo):
         return CodeInfo(row.code, row.park_slug, kind, owner_id, phone, row.active)
 
     async def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
-        stmt = statements(self.conn.dialect.name).phone_owners
-        rows = await self.conn.execute(stmt, {"park": park, "phone": phone})
+        rows = await self.q.all("phone_owners", {"park": park, "phone": phone})
         return [PhoneOwner(OwnerKind(kind), id_, park_, code) for kind, id_, park_, code in rows]
 
     async def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
@@ -119,8 +118,7 @@ class SqlCodes(_Repo):
             "active": True,
             "created_at": _now(),
         }
-        stmt = statements(self.conn.dialect.name).code_reserve
-        return (await self.conn.execute(stmt, params)).first() is not None
+        return await self.q.first("code_reserve", params) is not None
 
     async def release(self, code: str) -> None:
         await self.tx.write()
@@ -157,8 +155,7 @@ class SqlPartners(_Repo):
         return [partner_from_row(row) for row in rows]
 
     async def get(self, partner_id: int) -> Partner | None:
-        stmt = statements(self.conn.dialect.name).partner_get
-        row = (await self.conn.execute(stmt, {"id": partner_id})).first()
+        row = await self.q.first("partner_get", {"id": partner_id})
         return partner_from_row(row) if row else None
 
     async def list(self, park: str | None = None) -> list[Partner]:
@@ -191,8 +188,7 @@ class SqlPartners(_Repo):
 class SqlDrivers(_Repo):
     async def add(self, driver: Driver) -> Driver | None:
         await self.tx.write()
-        stmt = statements(self.conn.dialect.name).driver_insert
-        row = (await self.conn.execute(stmt, driver_values(driver))).first()
+        row = await self.q.first("driver_insert", driver_values(driver))
         if row is None:
             return None
         driver.id = row.id
@@ -206,8 +202,7 @@ class SqlDrivers(_Repo):
         return driver_from_row(row) if row else None
 
     async def get(self, driver_id: int) -> Driver | None:
-        stmt = statements(self.conn.dialect.name).driver_get
-        row = (await self.conn.execute(stmt, {"id": driver_id})).first()
+        row = await self.q.first("driver_get", {"id": driver_id})
         return driver_from_row(row) if row else None
 
     async def set_referral(
@@ -236,9 +231,8 @@ class SqlDrivers(_Repo):
 
 class SqlConversations(_Repo):
     async def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None:
-        stmt = statements(self.conn.dialect.name).conversation_get
         params = {"park": park, "channel": channel.value, "user_id": user_id}
-        row = (await self.conn.execute(stmt, params)).first()
+        row = await self.q.first("conversation_get", params)
         return conversation_from_row(row) if row else None
 
     async def save(self, conversation: Conversation) -> None:
@@ -249,7 +243,6 @@ class SqlConversations(_Repo):
             conversation.created_at = conversation.created_at or now
         values = conversation_values(conversation)
         values["version"] = conversation.version + 1
-        stmts = statements(self.conn.dialect.name)
         if conversation.version == 0:
             params = {
                 "park_slug": conversation.park,
@@ -257,15 +250,14 @@ class SqlConversations(_Repo):
                 "user_id": conversation.user_id,
                 **values,
             }
-            row = (await self.conn.execute(stmts.conversation_insert, params)).first()
+            row = await self.q.first("conversation_insert", params)
             if row is None:
                 raise StaleState("conversation created concurrently")
             conversation.id = row.id
         else:
             params = {f"new_{name}": value for name, value in values.items()}
             params.update(b_id=conversation.id, b_version=conversation.version)
-            result = await self.conn.execute(stmts.conversation_update, params)
-            if result.rowcount != 1:
+            if await self.q.rowcount("conversation_update", params) != 1:
                 raise StaleState("conversation changed concurrently")
         conversation.version += 1
 
@@ -286,7 +278,7 @@ class SqlOutbox(_Repo):
             "next_attempt_at": notification.not_before or now,
             "created_at": now,
         }
-        await self.conn.execute(statements(self.conn.dialect.name).outbox_insert, params)
+        await self.q.rowcount("outbox_insert", params)
 
 
 class SqlAudit(_Repo):

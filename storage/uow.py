@@ -15,6 +15,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from storage.engine import make_autocommit_engine
+from storage.hot import InlineSqlite, Queries, SaQueries
 from storage.repositories import (
     SqlAudit,
     SqlCodes,
@@ -53,18 +54,27 @@ class SqlUnitOfWork:
         conn = await self._engine.connect()
         self._conn = conn
         tx: Tx
-        if self._lazy:
-            self._state = tx = _LazyTx(conn)
-        else:
-            self._tx = await conn.begin()
-            tx = _EagerTx()
-        self.parks = SqlParks(conn, tx)
-        self.codes = SqlCodes(conn, tx)
-        self.partners = SqlPartners(conn, tx)
-        self.drivers = SqlDrivers(conn, tx)
-        self.conversations = SqlConversations(conn, tx)
-        self.outbox = SqlOutbox(conn, tx)
-        self.audit = SqlAudit(conn, tx)
+        q: Queries
+        try:
+            if self._lazy:
+                driver = (await conn.get_raw_connection()).driver_connection
+                inline = InlineSqlite(driver, conn.dialect)  # type: ignore[arg-type]
+                self._state = tx = _LazyTx(inline)
+                q = inline
+            else:
+                self._tx = await conn.begin()
+                tx, q = _EagerTx(), SaQueries(conn)
+        except BaseException:
+            await conn.close()
+            self._conn = None
+            raise
+        self.parks = SqlParks(conn, tx, q)
+        self.codes = SqlCodes(conn, tx, q)
+        self.partners = SqlPartners(conn, tx, q)
+        self.drivers = SqlDrivers(conn, tx, q)
+        self.conversations = SqlConversations(conn, tx, q)
+        self.outbox = SqlOutbox(conn, tx, q)
+        self.audit = SqlAudit(conn, tx, q)
         return self
 
     async def __aexit__(
@@ -105,21 +115,21 @@ class _EagerTx:
 
 
 class _LazyTx:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, inline: InlineSqlite) -> None:
+        self._inline = inline
         self.in_transaction = False
 
     async def write(self) -> None:
         if not self.in_transaction:
             # IMMEDIATE takes the write lock now, so the transaction never fails later on
-            # upgrading a read lock; busy_timeout makes concurrent writers wait their turn.
-            await self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # upgrading a read lock; a busy lock is waited for off the event loop.
+            await self._inline.control("BEGIN IMMEDIATE")
             self.in_transaction = True
 
     async def end(self, statement: str) -> None:
         if self.in_transaction:
             self.in_transaction = False
-            await self._conn.exec_driver_sql(statement)
+            await self._inline.control(statement)
 
 
 class UnitOfWorkFactory:
