@@ -14,7 +14,6 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import event, text
 
@@ -23,7 +22,7 @@ from app.settings import load_settings
 from core.domain.model import Channel, Identity, Profile
 from core.events import ContactShared, Incoming, Pressed, Start, Text
 from core.replies import Action
-from storage.hot import InlineSqlite
+from storage import hot
 from tests.fakes.clock import FakeClock
 from tests.fakes.sms import RecordingSms
 
@@ -58,18 +57,7 @@ async def main(drivers: int, database_url: str | None) -> None:
 
     # Statements through SQLAlchemy, and those the SQLite unit of work runs inline.
     event.listen(app.uow.engine.sync_engine, "before_cursor_execute", count)
-    inline_run, inline_control = InlineSqlite._run, InlineSqlite.control
-
-    async def counted_run(self: InlineSqlite, *args: Any) -> Any:
-        count()
-        return await inline_run(self, *args)
-
-    async def counted_control(self: InlineSqlite, sql: str) -> None:
-        count()
-        await inline_control(self, sql)
-
-    InlineSqlite._run = counted_run  # type: ignore[method-assign]
-    InlineSqlite.control = counted_control  # type: ignore[method-assign]
+    hot.statement_listeners.append(count)
     updates = 0
     started = time.perf_counter()
     for i in range(drivers):

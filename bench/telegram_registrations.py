@@ -31,6 +31,7 @@ from bots.telegram.app import TelegramFrontEnd, TelegramOptions
 from bots.telegram.polling import PollingOptions
 from core.events import Incoming
 from core.replies import Action, Answer, Button, Reply
+from storage import hot
 from tests.fakes import telegram_updates as tg
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -116,6 +117,8 @@ async def measure_registrations(
             engines = {id(e): e for e in (app.engine, getattr(app.uow, "engine", app.engine))}
             for engine in engines.values():
                 event.listen(engine.sync_engine, "before_cursor_execute", count)
+            # ...and the hot statements it runs inline on SQLite (storage.hot).
+            hot.statement_listeners.append(count)
             options = TelegramOptions()
             if concurrency is not None:
                 polling = PollingOptions(polling_timeout=1, max_concurrent_updates=concurrency)
@@ -158,6 +161,7 @@ async def measure_registrations(
                     cpu=cpu,
                 )
             finally:
+                hot.statement_listeners.remove(count)
                 await front.stop()
                 await app.aclose()
 

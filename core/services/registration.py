@@ -181,6 +181,8 @@ class _Flow:
         """Someone writes before /start (common in VK): greet them, then take a phone if that
         is what they wrote, else say what comes first."""
         welcome = Reply("welcome", {"park": self.park.name})
+        if isinstance(event, ContactShared):
+            return await self.dispatch(event)  # a contact button of a keyboard shown earlier
         if isinstance(event, Text) and not self.conv.channel.confirms_phone_by_contact:
             try:
                 normalize_phone(event.text, self.park.phone_region)
@@ -234,7 +236,8 @@ class _Flow:
         if action is not None:
             return await self.on_action(action)
         if text.startswith("/"):
-            return await self.on_command(text[1:].split(maxsplit=1)[0].split("@")[0].lower())
+            words = text[1:].split(maxsplit=1)
+            return await self.on_command(words[0].split("@")[0].lower() if words else "")
         match self.conv.step:
             case Step.PHONE:
                 return await self.on_phone_text(text)

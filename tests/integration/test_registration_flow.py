@@ -506,3 +506,12 @@ async def test_stale_buttons_say_so(container: Container) -> None:
     assert texts[1].startswith("Для регистрации подтвердите номер телефона")
     texts = await driver.unsupported("stale_button")
     assert texts[0] == "Эта кнопка уже не действует."
+
+
+async def test_bare_slash_and_first_update_contact(container: Container) -> None:
+    driver = Person(container, "mos", channel=Channel.TERMINAL)
+    await driver.start()
+    assert (await driver.say("/"))[-1].startswith("Для регистрации введите номер")
+    # A contact from an old keyboard as the very first update is taken, not re-asked.
+    early = Person(container, "mos")
+    assert await early.share_contact(PHONE) == [ASK_CODE]
