@@ -28,6 +28,10 @@ from storage.statements import Statements, statements
 
 _BUSY_WAIT_MS = 10_000
 
+# Called with the SQL of every statement run inline: how benchmarks count statements, the way
+# SQLAlchemy's "before_cursor_execute" event counts the others.
+statement_listeners: list[Callable[[str], None]] = []
+
 
 class Queries(Protocol):
     """Runs a statement of ``storage.statements`` by name."""
@@ -121,10 +125,14 @@ class InlineSqlite:
 
     async def control(self, sql: str) -> None:
         """BEGIN IMMEDIATE / COMMIT / ROLLBACK, without blocking the loop on a lock."""
+        for listener in statement_listeners:
+            listener(sql)
         await self._locking(lambda: self._raw.execute(sql).close())
 
     async def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> tuple[list[Any], int]:
         values = prepared.parameters(params)
+        for listener in statement_listeners:
+            listener(prepared.sql)
 
         def work() -> tuple[list[Any], int]:
             cursor = self._raw.execute(prepared.sql, values)
