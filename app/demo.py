@@ -85,7 +85,7 @@ async def run_demo(data_dir: str | None, park: str | None = None, verbose: bool 
     from app.bootstrap import build
     from app.sms import LogSms
     from bots.terminal.chat import TerminalChat
-    from bots.terminal.console import stdin_reader, writer
+    from bots.terminal.console import in_thread, stdin_reader, writer
 
     # Quiet until the demo's own settings say otherwise (a stray config must not matter).
     setup_logging(LoggingSettings(level="WARNING"))
@@ -103,7 +103,7 @@ async def run_demo(data_dir: str | None, park: str | None = None, verbose: bool 
             chat = TerminalChat(
                 container.registration, container.catalog, park or DEMO_PARKS[0]["slug"], write
             )
-            await chat.run(stdin_reader(echo=write))
+            await chat.run(in_thread(stdin_reader(echo=write)))
         finally:
             await container.aclose()
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bots.terminal.parse import Local, parse
 from bots.terminal.render import Keyboard, render
@@ -66,9 +66,9 @@ class TerminalChat:
         await self.send(parsed)
         return True
 
-    async def run(self, read_line: Callable[[], str | None]) -> None:
+    async def run(self, read_line: Callable[[], Awaitable[str | None]]) -> None:
         await self.open()
-        while (line := read_line()) is not None:
+        while (line := await read_line()) is not None:
             if not await self.feed(line):
                 break
 

@@ -7,8 +7,11 @@ as ``> line`` so a piped transcript shows both sides.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO, TextIO
 
 MAX_READ = 64 * 1024  # bytes of one line kept; the rest of a longer line is skipped
@@ -57,3 +60,34 @@ def stdin_reader(echo: Callable[[str], None] | None = None) -> Callable[[], str 
     if sys.stdin.isatty():
         return tty_reader()
     return pipe_reader(sys.stdin.buffer, echo)
+
+
+def in_thread(read: Callable[[], str | None]) -> Callable[[], Awaitable[str | None]]:
+    """Each blocking read in its own daemon thread, awaited by the event loop.
+
+    Reading in the loop's thread would make Ctrl-C wait for Enter: asyncio.run answers the
+    first SIGINT by cancelling the main task, which only happens once the task yields. A
+    thread per line (not a read-ahead pump) keeps the echo of piped input in order.
+    """
+
+    async def next_line() -> str | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(line: str | None) -> None:
+            if not future.done():
+                future.set_result(line)
+
+        def work() -> None:
+            try:
+                line = read()
+            except Exception:
+                line = None  # an unreadable stdin ends the chat like EOF
+            # RuntimeError: the loop is closed, nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(deliver, line)
+
+        threading.Thread(target=work, name="terminal-stdin", daemon=True).start()
+        return await future
+
+    return next_line

@@ -8,7 +8,7 @@ import pytest
 
 from app.bootstrap import Container
 from bots.terminal.chat import TerminalChat
-from bots.terminal.console import MAX_READ, pipe_reader
+from bots.terminal.console import MAX_READ, in_thread, pipe_reader
 from bots.terminal.parse import MAX_LINE, Local, parse
 from core.domain.model import Channel
 from core.events import Command, Pressed, Start, Text
@@ -127,7 +127,7 @@ async def test_run_reads_until_quit(container: Container) -> None:
     screen = Screen()
     term = chat(container, screen)
     lines = iter(["/help", "/quit", "never read"])
-    await term.run(lambda: next(lines, None))
+    await term.run(in_thread(lambda: next(lines, None)))
     assert next(lines) == "never read"
 
 
