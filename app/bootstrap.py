@@ -21,7 +21,6 @@ from core.services.admin import AdminService
 from core.services.codes import CodeIssuer
 from core.services.registration import RegistrationService
 from core.texts import Catalog
-from storage import migrate
 from storage.engine import make_engine
 from storage.uow import UnitOfWorkFactory, uow_factory
 
@@ -92,6 +91,8 @@ async def build(
     uow = uow_factory(engine)
     try:
         if migrate_db:
+            from storage import migrate  # Alembic is heavy; `taxireg status` never needs it
+
             await migrate.upgrade(engine)
         if sync_parks and parks:
             async with uow() as work:

@@ -22,6 +22,9 @@ _BOT_TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
 # VK (and most OAuth-style APIs) pass the token as a query or form parameter.
 _ACCESS_TOKEN = re.compile(r"(access_token[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;)}\]]+", re.I)
 REDACTED = "***"
+# Full phone numbers that slip into messages (SQL parameters at DEBUG, exception texts):
+# E.164 (+79161234567) and Russian national forms (89161234567). Masked like mask_phone.
+_PHONE = re.compile(r"(?<![\w+])(\+\d{1,3}|8|7)(\d{6})(\d{4})(?!\d)")
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(
@@ -33,11 +36,17 @@ NOISY_LOGGERS = ("alembic", "apscheduler", "aiogram.event")
 
 
 def redact(text: str) -> str:
-    """Mask bot tokens and ``access_token=...`` values in any text."""
+    """Mask bot tokens, ``access_token=...`` values and full phone numbers in any text."""
     if not text:
         return text
     text = _BOT_TOKEN.sub(REDACTED, text)
-    return _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+    return _PHONE.sub(_mask_phone_match, text)
+
+
+def _mask_phone_match(match: re.Match[str]) -> str:
+    last4 = match.group(3)
+    return f"{match.group(1)} *** ***-{last4[:2]}-{last4[2:]}"
 
 
 class RedactingFilter(logging.Filter):

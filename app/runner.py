@@ -45,8 +45,20 @@ def configured_parts(container: Container) -> list[Part]:
     return parts
 
 
+def warn_about_settings(settings: Settings) -> None:
+    """Say at start-up what would silently break registrations in production."""
+    vk_parks = [p.slug for p in settings.parks if p.vk_token and p.vk_group_id]
+    if vk_parks and settings.sms.sender == "log":
+        log.warning(
+            "[sms] sender is 'log': VK drivers of %s get no SMS, their codes go to this log; "
+            'set [sms] sender = "http" and [sms] url for production',
+            ", ".join(vk_parks),
+        )
+
+
 async def serve(container: Container, stop: asyncio.Event) -> None:
     """Start every part, wait for ``stop``, stop the parts in reverse order."""
+    warn_about_settings(container.settings)
     started: list[Part] = []
     try:
         for part in configured_parts(container):

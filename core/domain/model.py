@@ -31,7 +31,6 @@ class Source(StrEnum):
     DEEP_LINK = "deep_link"
     TYPED = "typed"
     NONE = "none"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,11 @@ def test_setup_twice_keeps_one_handler() -> None:
     assert len(stream.getvalue().splitlines()) == 1
     ours = [h for h in logging.getLogger().handlers if getattr(h, "_taxireg_handler", False)]
     assert len(ours) == 1
+
+
+def test_full_phones_are_masked_but_ids_are_not() -> None:
+    from app.logs import redact
+
+    assert redact("params ('+79161234567', 'mos')") == "params ('+7 *** ***-45-67', 'mos')"
+    assert redact("typed 89161234567") == "typed 8 *** ***-45-67"
+    assert redact("update 987654321 chat -1001234567890") == "update 987654321 chat -1001234567890"
