@@ -22,7 +22,6 @@ from tests.bots.notifications_env import (
     TOKENS,
     build_app,
     drain,
-    fake_telegram,
     link,
     linked_partner,
     make_ctx,
@@ -33,24 +32,9 @@ from tests.bots.notifications_env import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 
+pytest_plugins = ("tests.bots.notifications_fixtures",)
+
 MOS = TOKENS["mos"]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with fake_telegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
-) -> AsyncIterator[Container]:
-    container = await build_app(database_url, tmp_path, clock, server)
-    try:
-        yield container
-    finally:
-        await container.aclose()
 
 
 @pytest.fixture

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from app.bootstrap import Container
 from core.events import ContactShared, Pressed, Start, Text
@@ -14,10 +10,7 @@ from core.replies import Action
 from scheduler.jobs import JobContext, deliver_once, digest_once
 from tests.bots.notifications_env import (
     TOKENS,
-    build_app,
-    fake_telegram,
     linked_partner,
-    make_ctx,
     next_phone,
     register_driver,
     rows,
@@ -26,36 +19,12 @@ from tests.bots.notifications_env import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 
+pytest_plugins = ("tests.bots.notifications_fixtures",)
+
 MOS = TOKENS["mos"]
 # Moscow is UTC+3 all year: 20:00 local is 17:00 UTC.
 MORNING = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 DIGEST_TIME = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with fake_telegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
-) -> AsyncIterator[Container]:
-    container = await build_app(database_url, tmp_path, clock, server)
-    try:
-        yield container
-    finally:
-        await container.aclose()
-
-
-@pytest.fixture
-async def ctx(app: Container) -> AsyncIterator[JobContext]:
-    context = make_ctx(app)
-    try:
-        yield context
-    finally:
-        await context.aclose()
 
 
 async def typed_code_registration(app: Container, code: str, user_id: int) -> None:

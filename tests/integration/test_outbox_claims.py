@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,8 +14,6 @@ from scheduler.jobs import deliver_once
 from storage.outbox import Defer, Final, Hold, OutboxRow, OutboxStore, Retry, Sent, Status
 from tests.bots.notifications_env import (
     TOKENS,
-    build_app,
-    fake_telegram,
     linked_partner,
     make_ctx,
     rows,
@@ -25,24 +21,9 @@ from tests.bots.notifications_env import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 
+pytest_plugins = ("tests.bots.notifications_fixtures",)
+
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with fake_telegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
-) -> AsyncIterator[Container]:
-    container = await build_app(database_url, tmp_path, clock, server)
-    try:
-        yield container
-    finally:
-        await container.aclose()
 
 
 @pytest.fixture

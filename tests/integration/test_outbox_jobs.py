@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,6 @@ from core.events import Incoming, Start, Text
 from scheduler.jobs import JobContext, cleanup_once
 from scheduler.service import NotificationScheduler
 from tests.bots.notifications_env import (
-    build_app,
-    fake_telegram,
     linked_partner,
     make_ctx,
     next_phone,
@@ -24,36 +20,15 @@ from tests.bots.notifications_env import (
     say,
 )
 from tests.fakes.clock import FakeClock
-from tests.fakes.telegram_server import FakeTelegram
+
+pytest_plugins = ("tests.bots.notifications_fixtures",)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with fake_telegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
-) -> AsyncIterator[Container]:
+def clock() -> FakeClock:
     # Abandonment is judged on the rows' updated_at, written with the database's wall
     # clock, so the fake clock starts at the real time.
-    clock.current = datetime.now(UTC)
-    container = await build_app(database_url, tmp_path, clock, server)
-    try:
-        yield container
-    finally:
-        await container.aclose()
-
-
-@pytest.fixture
-async def ctx(app: Container) -> AsyncIterator[JobContext]:
-    context = make_ctx(app)
-    try:
-        yield context
-    finally:
-        await context.aclose()
+    return FakeClock(datetime.now(UTC))
 
 
 async def conversation_step(app: Container, channel: Channel, user_id: str) -> Step | None:

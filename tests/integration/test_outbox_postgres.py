@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from scheduler.jobs import JobContext
 from tests.bots.notifications_env import (
     TOKENS,
     build_app,
-    fake_telegram,
     linked_partner,
     make_ctx,
     rows,
@@ -25,17 +23,13 @@ from tests.bots.notifications_env import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 
+pytest_plugins = ("tests.bots.notifications_fixtures",)
+
 POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs TAXIREG_TEST_POSTGRES_URL")
 
 PARTNERS = 40
 PER_PARTNER = 5
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with fake_telegram() as fake:
-        yield fake
 
 
 async def test_two_workers_share_the_queue_without_duplicates(
