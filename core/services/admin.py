@@ -10,12 +10,12 @@ from core.domain.errors import (
     DriverNotFound,
     DuplicatePartner,
     InvalidPhoneError,
-    UnknownPark,
 )
-from core.domain.model import AuditEntry, DriverCard, OwnerKind, Park, Partner
+from core.domain.model import AuditEntry, Driver, DriverCard, OwnerKind, Park, Partner
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
-from core.ports import Clock, UnitOfWorkFactory
+from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from core.services.codes import CodeIssuer
+from core.services.parks import require_park
 
 ENTERED_CODE = "entered_code"
 
@@ -34,10 +34,7 @@ class AdminService:
         self._issuer = issuer or CodeIssuer()
 
     def park(self, slug: str) -> Park:
-        try:
-            return self.parks[slug]
-        except KeyError:
-            raise UnknownPark(slug) from None
+        return require_park(self.parks, slug)
 
     def phone(self, park: Park, raw: str) -> str:
         try:
@@ -79,9 +76,7 @@ class AdminService:
         park = self.park(park_slug)
         phone = self.phone(park, raw_phone)
         async with self._uow() as uow:
-            driver = await uow.drivers.by_phone(park.slug, phone)
-            if driver is None or driver.id is None:
-                raise DriverNotFound(park.slug, mask_phone(phone))
+            driver = await _driver(uow, park, phone)
             referrer_name = referrer_phone = None
             if driver.referrer_kind is OwnerKind.PARTNER and driver.referrer_id is not None:
                 partner = await uow.partners.get(driver.referrer_id)
@@ -104,9 +99,7 @@ class AdminService:
         park = self.park(park_slug)
         phone = self.phone(park, raw_phone)
         async with self._uow() as uow:
-            driver = await uow.drivers.by_phone(park.slug, phone)
-            if driver is None or driver.id is None:
-                raise DriverNotFound(park.slug, mask_phone(phone))
+            driver = await _driver(uow, park, phone)
             code = kind = owner = None
             if raw_code is not None:
                 code = normalize_code(raw_code)
@@ -153,3 +146,10 @@ class AdminService:
             changed = await uow.codes.set_active(code, active)
             await uow.commit()
             return changed
+
+
+async def _driver(uow: UnitOfWork, park: Park, phone: str) -> Driver:
+    driver = await uow.drivers.by_phone(park.slug, phone)
+    if driver is None or driver.id is None:
+        raise DriverNotFound(park.slug, mask_phone(phone))
+    return driver

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.codes import normalize_code, normalize_payload
-from core.domain.errors import UnknownPark
 from core.domain.model import (
     Channel,
     CodeInfo,
@@ -40,6 +39,7 @@ from core.events import (
 from core.ports import Clock, SmsError, SmsSender, StaleState, UnitOfWork, UnitOfWorkFactory
 from core.replies import Action, Answer, Button, Link, Reply
 from core.services.codes import CodeIssuer
+from core.services.parks import require_park
 from core.texts import Catalog
 
 log = logging.getLogger("taxireg.flow")
@@ -71,10 +71,7 @@ class RegistrationService:
         self._issuer = issuer or CodeIssuer()
 
     def park(self, slug: str) -> Park:
-        try:
-            return self.parks[slug]
-        except KeyError:
-            raise UnknownPark(slug) from None
+        return require_park(self.parks, slug)
 
     async def handle(self, incoming: Incoming) -> Answer:
         park = self.park(incoming.park)
