@@ -31,7 +31,9 @@ async def test_postgres_grants_one_holder_and_hands_over() -> None:
         first, second = Lease(one, "telegram:mos"), Lease(two, "telegram:mos")
         assert await first.acquire()
         assert not await second.acquire()
-        assert await Lease(two, "telegram:spb").acquire()  # other bots are independent
+        other_bot = Lease(two, "telegram:spb")
+        assert await other_bot.acquire()  # other bots are independent
+        await other_bot.release()
         assert await first.alive()
         await first.release()
         assert await second.acquire()
