@@ -15,7 +15,7 @@ import signal
 from typing import Protocol
 
 from app.bootstrap import Container, build
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 
 log = logging.getLogger("taxireg.run")
 
@@ -79,6 +79,12 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
 
 
 async def run(settings: Settings) -> None:
+    if not any(p.telegram_token or (p.vk_token and p.vk_group_id) for p in settings.parks):
+        # Idling with nothing to serve would look healthy to a supervisor and help nobody.
+        raise ConfigError(
+            "config error: parks: no park has a telegram_token or a vk_token with "
+            "vk_group_id, so there is nothing to run"
+        )
     container = await build(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,3 +28,12 @@ def test_no_warning_with_a_gateway(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="taxireg.run"):
         warn_about_settings(load_settings(None, parks=[VK_PARK], sms=sms))
     assert caplog.text == ""
+
+
+async def test_run_refuses_to_idle_with_nothing_to_serve() -> None:
+    from app.runner import run
+    from app.settings import ConfigError
+
+    no_tokens = {k: v for k, v in VK_PARK.items() if k != "vk_token"}
+    with pytest.raises(ConfigError, match="nothing to run"):
+        await run(load_settings(None, parks=[no_tokens]))
