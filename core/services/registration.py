@@ -113,7 +113,29 @@ class RegistrationService:
                     "phone": mask_phone(conv.phone),
                 },
             )
-            return Answer(conv.lang, tuple(replies))
+            answer = Answer(conv.lang, tuple(replies))
+        if flow.sms is not None:
+            return await self._send_after_commit(conv, flow.sms, answer)
+        return answer
+
+    async def _send_after_commit(
+        self, conv: Conversation, sms: tuple[str, str], answer: Answer
+    ) -> Answer:
+        if await self.send_sms(*sms):
+            return answer
+        # The code never left: take the step back so the driver can try again, unless they
+        # already moved on in another update.
+        sent_hash = conv.otp_hash
+        try:
+            async with self._uow() as uow:
+                current = await uow.conversations.get(conv.park, conv.channel, conv.user_id)
+                if current is not None and current.otp_hash == sent_hash:
+                    current.restart_phone()
+                    await uow.conversations.save(current)
+                    await uow.commit()
+        except StaleState:
+            pass
+        return Answer(conv.lang, (Reply("sms-failed", keyboard=()),))
 
     async def send_sms(self, phone: str, text: str) -> bool:
         """Send through the gateway; one retry, because gateways drop single requests."""
@@ -149,6 +171,7 @@ class _Flow:
     park: Park
     conv: Conversation
     outcome: str = "prompt"
+    sms: tuple[str, str] | None = None  # (phone, text) to send once the state is stored
 
     @property
     def limits(self) -> Limits:
@@ -302,10 +325,9 @@ class _Flow:
         text = self.service.catalog.text(
             conv.lang, "sms-text", {"park": self.park.name, "code": code}
         )
-        if not await self.service.send_sms(phone, text):
-            self.outcome = "sms_failed"
-            conv.restart_phone()
-            return [Reply("sms-failed", keyboard=())]
+        # Sent after the commit (RegistrationService._send_after_commit): no transaction or
+        # pooled connection waits on the SMS gateway.
+        self.sms = (phone, text)
         self.outcome = "otp_sent"
         return [Reply("otp-sent", {"phone": phone}, keyboard=_otp_keyboard())]
 

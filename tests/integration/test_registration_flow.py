@@ -515,3 +515,23 @@ async def test_bare_slash_and_first_update_contact(container: Container) -> None
     # A contact from an old keyboard as the very first update is taken, not re-asked.
     early = Person(container, "mos")
     assert await early.share_contact(PHONE) == [ASK_CODE]
+
+
+async def test_sms_goes_out_after_the_state_is_stored(container: Container) -> None:
+    # The gateway may take seconds: no transaction (nor pooled connection) waits on it, and
+    # the step it confirms is already visible to everyone when the SMS leaves.
+    seen_steps: list[str] = []
+    sms: RecordingSms = container.sms  # type: ignore[assignment]
+    original = sms.send
+
+    async def send(phone: str, text: str) -> None:
+        async with container.uow() as uow:
+            conv = await uow.conversations.get("mos", Channel.VK, driver.user_id)
+            seen_steps.append(conv.step.value if conv else "none")
+        await original(phone, text)
+
+    sms.send = send  # type: ignore[method-assign]
+    driver = Person(container, "mos", channel=Channel.VK)
+    await driver.start()
+    assert (await driver.say(PHONE))[0].startswith("Мы отправили SMS")
+    assert seen_steps == ["otp"]
