@@ -31,11 +31,7 @@ class DriverNotFound(DomainError):
 
 
 class CodeRefused(DomainError):
-    """A referral code cannot be used here; ``reason`` is a catalog key."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+    """A referral code cannot be used here; the message says why."""
 
 
 class CodeSpaceExhausted(DomainError):

@@ -11,8 +11,9 @@ from core.domain.errors import (
     DuplicatePartner,
     InvalidPhoneError,
 )
-from core.domain.model import AuditEntry, Driver, DriverCard, OwnerKind, Park, Partner
+from core.domain.model import AuditEntry, CodeInfo, Driver, DriverCard, OwnerKind, Park, Partner
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
+from core.domain.referral import Refusal, refusal
 from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from core.services.codes import CodeIssuer
 from core.services.parks import require_park
@@ -104,24 +105,11 @@ class AdminService:
             if raw_code is not None:
                 code = normalize_code(raw_code)
                 if code is None:
-                    raise CodeRefused(f"not a referral code: {raw_code[:40]!r}", "code-junk")
+                    raise CodeRefused(f"not a referral code: {raw_code[:40]!r}")
                 info = await uow.codes.lookup(code)
-                if info is None:
-                    raise CodeRefused(f"no such referral code: {code}", "code-unknown")
-                if not info.active:
-                    raise CodeRefused(f"referral code {code} is deactivated", "code-inactive")
-                if info.park != park.slug:
-                    other = self.parks.get(info.park)
-                    bot = (
-                        f" (bot @{other.telegram_username})"
-                        if other and other.telegram_username
-                        else ""
-                    )
-                    raise CodeRefused(
-                        f"referral code {code} belongs to park {info.park}{bot}", "code-other-park"
-                    )
-                if info.owner_phone == driver.phone:
-                    raise CodeRefused(f"referral code {code} is the driver's own", "code-own")
+                reason = refusal(info, park.slug, driver.phone)
+                if reason is not None or info is None:
+                    raise CodeRefused(self._refusal_message(code, info, reason))
                 kind, owner = info.owner_kind, info.owner_id
             if code != driver.entered_code:
                 await uow.drivers.set_referral(driver.id, code, kind, owner)
@@ -137,6 +125,17 @@ class AdminService:
                 )
                 await uow.commit()
         return await self.driver_card(park_slug, raw_phone)
+
+    def _refusal_message(self, code: str, info: CodeInfo | None, reason: Refusal | None) -> str:
+        if reason is Refusal.OTHER_PARK and info is not None:
+            other = self.parks.get(info.park)
+            bot = f" (bot @{other.telegram_username})" if other and other.telegram_username else ""
+            return f"referral code {code} belongs to park {info.park}{bot}"
+        if reason is Refusal.INACTIVE:
+            return f"referral code {code} is deactivated"
+        if reason is Refusal.OWN:
+            return f"referral code {code} is the driver's own"
+        return f"no such referral code: {code}"
 
     async def set_code_active(self, raw_code: str, active: bool) -> bool:
         code = normalize_code(raw_code)

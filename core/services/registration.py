@@ -25,6 +25,7 @@ from core.domain.model import (
     Source,
 )
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
+from core.domain.referral import Refusal, refusal
 from core.domain.registration import Conversation, Limits, OtpCheck, Step
 from core.events import (
     Command,
@@ -435,15 +436,13 @@ class _Flow:
     def judge(self, info: CodeInfo | None) -> list[Reply] | None:
         """None if the code can be used here, else the replies that explain why not."""
         keyboard = (Button.of(Action.NO_CODE),)
-        if info is None:
-            return [Reply("code-unknown", keyboard=keyboard)]
-        if not info.active:
-            return [Reply("code-inactive", keyboard=keyboard)]
-        if info.park != self.park.slug:
-            return [self.redirect(info)]
-        if info.owner_phone == self.conv.phone:
-            return [Reply("code-own", keyboard=keyboard)]
-        return None
+        match refusal(info, self.park.slug, self.conv.phone):
+            case None:
+                return None
+            case Refusal.OTHER_PARK if info is not None:
+                return [self.redirect(info)]
+            case reason:
+                return [Reply(_REFUSAL_TEXTS[reason], keyboard=keyboard)]
 
     def redirect(self, info: CodeInfo) -> Reply:
         other = self.service.parks.get(info.park)
@@ -575,6 +574,12 @@ class _Flow:
                 return [Reply("ask-referral-code", keyboard=(Button.of(Action.NO_CODE),))]
         return [Reply("menu", keyboard=(Button.of(Action.MY_CODE),))]
 
+
+_REFUSAL_TEXTS = {
+    Refusal.UNKNOWN: "code-unknown",
+    Refusal.INACTIVE: "code-inactive",
+    Refusal.OWN: "code-own",
+}
 
 SETTINGS_ACTIONS = (
     Action.ALERTS_INSTANT,
