@@ -54,6 +54,8 @@ from pydantic_settings import (
 )
 from pydantic_settings.exceptions import SettingsError
 
+from core.domain.model import telegram_link, vk_link
+
 __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_PREFIX",
@@ -504,17 +506,11 @@ class ParkSettings(_Section):
 
     @property
     def telegram_link(self) -> str | None:
-        """``https://t.me/<username>``, or None without a Telegram bot."""
-        return f"https://t.me/{self.telegram_username}" if self.telegram_username else None
+        return telegram_link(self.telegram_username)
 
     @property
     def vk_link(self) -> str | None:
-        """``https://vk.me/<screen_name or club<id>>``, or None without a VK group."""
-        if self.vk_screen_name:
-            return f"https://vk.me/{self.vk_screen_name}"
-        if self.vk_group_id is not None:
-            return f"https://vk.me/club{self.vk_group_id}"
-        return None
+        return vk_link(self.vk_screen_name, self.vk_group_id)
 
     @property
     def zoneinfo(self) -> ZoneInfo:

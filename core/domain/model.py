@@ -66,15 +66,25 @@ class Park:
 
     @property
     def telegram_link(self) -> str | None:
-        return f"https://t.me/{self.telegram_username}" if self.telegram_username else None
+        return telegram_link(self.telegram_username)
 
     @property
     def vk_link(self) -> str | None:
-        if self.vk_screen_name:
-            return f"https://vk.me/{self.vk_screen_name}"
-        if self.vk_group_id:
-            return f"https://vk.me/club{self.vk_group_id}"
-        return None
+        return vk_link(self.vk_screen_name, self.vk_group_id)
+
+
+def telegram_link(username: str | None) -> str | None:
+    """``https://t.me/<username>``, or None without a Telegram bot."""
+    return f"https://t.me/{username}" if username else None
+
+
+def vk_link(screen_name: str | None, group_id: int | None) -> str | None:
+    """``https://vk.me/<screen_name or club<id>>``, or None without a VK community."""
+    if screen_name:
+        return f"https://vk.me/{screen_name}"
+    if group_id:
+        return f"https://vk.me/club{group_id}"
+    return None
 
 
 @dataclass(frozen=True)
