@@ -52,7 +52,3 @@ def _sqlite_pragmas(connection: Any) -> None:
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_S * 1000)}")
-
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
