@@ -1,19 +1,25 @@
-"""What core needs from the outside world. ``storage`` implements the repositories and the
-unit of work; the composition root supplies the clock and the SMS sender.
+"""What core needs from the outside world, one port per side effect.
 
-The web API (landing page, app registration, partner cabinet) and the bonus ledger will use
-the same unit of work: partner lookups by phone serve the cabinet's login, ``OutboxRepository``
-takes any notification kind, and drivers carry their referrer for bonus attribution.
+The database is reached through one port, ``Database.run``: a use case hands it a plain
+synchronous function of a ``UnitOfWork``; the store runs that function as one transaction in
+the database's own context (SQLite: its own thread; PostgreSQL: SQLAlchemy's greenlet bridge
+over asyncpg) and commits when it returns. One update is one thread hop, and the repositories
+below are synchronous because they only ever run inside that function.
+
+Everything that is not a transaction has a port of its own: the clock, the SMS gateway,
+leases (who polls a bot, who sends its alerts) and sending a message to a chat.
+``storage`` implements the database ports; the front ends implement ``Messenger``; the
+composition root (``app``) wires them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, TypeVar
 
 from core.domain.model import (
+    Alerts,
     AuditEntry,
     Channel,
     CodeInfo,
@@ -26,6 +32,8 @@ from core.domain.model import (
     PhoneOwner,
 )
 from core.domain.registration import Conversation
+
+T = TypeVar("T")
 
 
 class StaleState(Exception):
@@ -48,65 +56,71 @@ class SmsSender(Protocol):
         ...
 
 
+# -- repositories: synchronous, used only inside ``Database.run`` ----------------------------
+
+
 class ParkRepository(Protocol):
-    async def sync(self, parks: Sequence[Park]) -> None: ...
-    async def list(self) -> list[Park]: ...
+    def sync(self, parks: Sequence[Park]) -> None:
+        """Store the configured parks; rows that already match are left untouched."""
+        ...
+
+    def list(self) -> list[Park]: ...
 
 
 class CodeRepository(Protocol):
-    async def lookup(self, code: str) -> CodeInfo | None:
+    def lookup(self, code: str) -> CodeInfo | None:
         """The code with its owner's id and phone, or None if no such code exists."""
         ...
 
-    async def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
+    def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
         """In one query: this park's driver with the phone, and partners with it in any park."""
         ...
 
-    async def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
+    def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
         """Claim a fresh code; False if it is taken (the database decides, not a read)."""
         ...
 
-    async def release(self, code: str) -> None: ...
-    async def set_active(self, code: str, active: bool) -> bool: ...
+    def release(self, code: str) -> None: ...
+    def set_active(self, code: str, active: bool) -> bool: ...
 
 
 class PartnerRepository(Protocol):
-    async def add(self, partner: Partner) -> Partner | None:
+    def add(self, partner: Partner) -> Partner | None:
         """Insert; None if this park already has a partner with that phone."""
         ...
 
-    async def by_phone(self, phone: str) -> list[Partner]:
+    def by_phone(self, phone: str) -> list[Partner]:
         """Partners with this phone in every park (at most one per park)."""
         ...
 
-    async def get(self, partner_id: int) -> Partner | None: ...
-    async def list(self, park: str | None = None) -> list[Partner]: ...
-    async def link_telegram(self, partner_id: int, chat_id: int) -> None:
+    def get(self, partner_id: int) -> Partner | None: ...
+    def list(self, park: str | None = None) -> list[Partner]: ...
+    def link_telegram(self, partner_id: int, chat_id: int) -> None:
         """Remember the chat for alerts; also clears the unreachable flag."""
         ...
 
-    async def update_settings(
-        self, partner_id: int, *, alerts: str, quiet_from: str | None, quiet_to: str | None
+    def update_settings(
+        self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
     ) -> None: ...
 
 
 class DriverRepository(Protocol):
-    async def add(self, driver: Driver) -> Driver | None:
+    def add(self, driver: Driver) -> Driver | None:
         """Insert; None if this park already has a driver with that phone."""
         ...
 
-    async def by_phone(self, park: str, phone: str) -> Driver | None: ...
-    async def get(self, driver_id: int) -> Driver | None: ...
-    async def set_referral(
+    def by_phone(self, park: str, phone: str) -> Driver | None: ...
+    def get(self, driver_id: int) -> Driver | None: ...
+    def set_referral(
         self, driver_id: int, code: str | None, kind: OwnerKind | None, owner_id: int | None
     ) -> None: ...
-    async def identities(self, driver_id: int) -> list[Identity]: ...
+    def identities(self, driver_id: int) -> list[Identity]: ...
 
 
 class ConversationRepository(Protocol):
-    async def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None: ...
+    def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None: ...
 
-    async def save(self, conversation: Conversation) -> None:
+    def save(self, conversation: Conversation) -> None:
         """Insert a new one or update it if its version is unchanged, bumping the version.
 
         Raises ``StaleState`` when someone else saved it first.
@@ -115,18 +129,25 @@ class ConversationRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    async def add(self, notification: Notification) -> None:
+    def add(self, notification: Notification) -> None:
         """Queue a notification; a repeated ``key`` is ignored (idempotent)."""
         ...
 
 
 class AuditRepository(Protocol):
-    async def add(self, entry: AuditEntry) -> None: ...
-    async def for_driver(self, driver_id: int) -> list[AuditEntry]: ...
+    def add(self, entry: AuditEntry) -> None: ...
+    def for_driver(self, driver_id: int) -> list[AuditEntry]: ...
+
+
+class CursorRepository(Protocol):
+    """Small named positions that must survive a restart (a VK long-poll ``ts``)."""
+
+    def get(self, name: str) -> str | None: ...
+    def set(self, name: str, value: str) -> None: ...
 
 
 class UnitOfWork(Protocol):
-    """One transaction: nothing is stored unless ``commit`` is called."""
+    """One transaction, open for the duration of one ``Database.run`` call."""
 
     parks: ParkRepository
     codes: CodeRepository
@@ -135,16 +156,55 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     outbox: OutboxRepository
     audit: AuditRepository
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
+    cursors: CursorRepository
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class Database(Protocol):
+    async def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` as one transaction and return its result.
+
+        The transaction commits when ``work`` returns and rolls back when it raises; the
+        exception is re-raised. ``work`` must not await anything: it runs in the database's
+        own context, so it does no I/O other than through the unit of work.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...
+
+
+# -- leases: who does work that only one process may do -------------------------------------
+
+
+class Lease(Protocol):
+    name: str
+
+    async def acquire(self) -> bool:
+        """Try once, without waiting; True if this process now holds the lease."""
+        ...
+
+    async def alive(self) -> bool:
+        """Whether the lease is still ours (the process holding it may have lost it)."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+LeaseFactory = Callable[[str], Lease]
+
+
+# -- sending a message to a chat (partner alerts) ---------------------------------------------
+
+
+class Messenger(Protocol):
+    """Sends one text to one chat of one park's bot; implemented by a front end."""
+
+    @property
+    def parks(self) -> Collection[str]:
+        """The parks it can send for."""
+        ...
+
+    def send(self, park: str, chat_id: int, text: str) -> Awaitable[object]:
+        """Send and report the outcome as one of ``core.domain.delivery``'s send results."""
+        ...

@@ -25,6 +25,13 @@ class OwnerKind(StrEnum):
     DRIVER = "driver"
 
 
+class Alerts(StrEnum):
+    """How a partner wants alerts about their referrals."""
+
+    INSTANT = "instant"
+    DIGEST = "digest"
+
+
 class Source(StrEnum):
     """How the code entered at registration reached us."""
 
@@ -117,7 +124,7 @@ class Partner:
     name: str | None = None
     id: int | None = None
     telegram_chat_id: int | None = None
-    alerts: str = "instant"  # "instant" or "digest"
+    alerts: Alerts = Alerts.INSTANT
     quiet_from: str | None = None  # "23:00"
     quiet_to: str | None = None  # "08:00"
     unreachable: bool = False

@@ -1,0 +1,157 @@
+"""``core.ports.Database`` on SQLAlchemy: one engine, one unit-of-work pattern per database.
+
+A use case is a synchronous function of a unit of work; ``run`` executes it as one
+transaction where the database lives:
+
+- SQLite: SQLAlchemy's synchronous Core on one sqlite3 connection, in a thread of its own.
+  An update is one hop to that thread and back, whatever it reads and writes, and a busy
+  lock or a WAL checkpoint waits there, never in the event loop.
+- PostgreSQL: SQLAlchemy's asyncio engine over asyncpg; ``AsyncConnection.run_sync`` lets the
+  same synchronous repositories run on it.
+
+The repositories (``storage.repositories``) are therefore written once, for a synchronous
+``Connection``, and serve both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from core.ports import Clock, UnitOfWork
+from storage.uow import SqlUnitOfWork
+
+T = TypeVar("T")
+
+# Several processes may write to one SQLite file: wait for the lock rather than fail at once.
+# The wait happens in the database thread, so it stalls no bot.
+SQLITE_BUSY_S = 10.0
+
+
+class SqlDatabase:
+    def __init__(self, url: str, clock: Clock, *, echo: bool = False) -> None:
+        self.url = url
+        self.clock = clock
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self._sqlite: _SqliteRunner | None = None
+        self._async: AsyncEngine | None = None
+        if self.dialect == "sqlite":
+            self._sqlite = _SqliteRunner(parsed.database or ":memory:", echo=echo)
+        else:
+            self._async = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """The asyncio engine (PostgreSQL only): leases hold a connection of their own."""
+        if self._async is None:
+            raise RuntimeError("no asyncio engine on SQLite")
+        return self._async
+
+    async def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        return await self.run_on_connection(lambda conn: work(SqlUnitOfWork(conn, self.clock)))
+
+    async def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Like ``run`` for work that only reads: on SQLite it takes no write lock, so a long
+        export never holds up the bots."""
+        return await self.run_on_connection(
+            lambda conn: work(SqlUnitOfWork(conn, self.clock)), readonly=True
+        )
+
+    async def run_on_connection(
+        self, work: Callable[[Connection], T], *, readonly: bool = False
+    ) -> T:
+        """``work`` on a plain connection inside one transaction (migrations, leases, stats)."""
+        if self._sqlite is not None:
+            return await self._sqlite.submit(work, readonly=readonly)
+        async with self.async_engine.begin() as conn:
+            return await conn.run_sync(work)
+
+    async def ping(self) -> None:
+        await self.run_on_connection(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
+
+    async def dispose(self) -> None:
+        if self._sqlite is not None:
+            await self._sqlite.close()
+        if self._async is not None:
+            await self._async.dispose()
+
+
+class _SqliteRunner:
+    """One sqlite3 connection owned by one thread; every unit of work is a job on it."""
+
+    def __init__(self, database: str, *, echo: bool) -> None:
+        if database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self.engine = _sqlite_engine(database, echo=echo)
+        self._conn: Connection | None = None
+
+    async def submit(self, work: Callable[[Connection], T], *, readonly: bool) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work, readonly)
+
+    def _transaction(self, work: Callable[[Connection], T], readonly: bool) -> T:
+        conn = self._connection()
+        # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails later on
+        # upgrading a read lock when another process writes; reads need no lock at all.
+        conn.info["begin"] = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+        with conn.begin():
+            return work(conn)
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
+
+
+def _sqlite_engine(database: str, *, echo: bool) -> Engine:
+    engine = create_engine(
+        f"sqlite+pysqlite:///{database}",
+        echo=echo,
+        poolclass=StaticPool,
+        connect_args={"timeout": SQLITE_BUSY_S, "check_same_thread": False},
+    )
+    # The pysqlite driver's own transaction handling is switched off so that SQLAlchemy
+    # emits BEGIN itself: the documented recipe for choosing the kind of BEGIN.
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; NORMAL sync is durable across app crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
+    cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.info.get("begin", "BEGIN IMMEDIATE"))
