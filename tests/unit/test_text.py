@@ -6,7 +6,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from core.domain import limits
+from core.domain.model import Channel, Identity, Profile
 from core.domain.text import MESSAGE, clean, clean_line, clean_name
+from core.events import Command, ContactShared, Incoming, Start, Text
 from tests.hostile import hostile_text
 
 FUZZ = settings(max_examples=500, deadline=None)
@@ -113,3 +116,44 @@ def test_clean_name_is_storable_and_stable(raw: str | None, limit: int) -> None:
     assert not any(is_control(c) for c in out)
     assert not set(out) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
     assert clean_name(out, limit) == out
+
+
+# -- events: every channel builds these, so cleaning there covers every channel ------------
+
+WHO = Identity(Channel.VK, "1")
+
+
+@FUZZ
+@given(hostile_text(300), hostile_text(300), hostile_text(100), hostile_text(300))
+def test_events_carry_only_storable_text(text: str, payload: str, tag: str, name: str) -> None:
+    start = Start(payload, tag)
+    incoming = Incoming("mos", WHO, Text(text), Profile(name=name, language=tag))
+    assert isinstance(incoming.event, Text)
+    assert incoming.profile is not None
+    fields = [
+        incoming.event.text,
+        start.payload,
+        start.tag,
+        incoming.profile.name,
+        incoming.profile.language,
+        Command(name).name,
+        ContactShared(text, own=True).phone,
+    ]
+    for value in fields:
+        if value is not None:
+            assert_storable(value)
+    assert start.tag is None or 0 < len(start.tag) <= limits.SOURCE_TAG
+    assert incoming.profile.name is None or len(incoming.profile.name) <= limits.PERSON_NAME
+
+
+def test_events_are_cleaned_when_built() -> None:
+    # A VK ref_source over 64 characters failed on PostgreSQL ("value too long").
+    assert Start("a74t", "s" * 100).tag == "s" * limits.SOURCE_TAG
+    assert Start("\x00", " ").payload is None
+    assert Start("\x00", " ").tag is None
+    assert Text("a74t\x00").text == "a74t"
+    assert Command("help\x00").name == "help"
+    assert ContactShared("+7 916 123\x00 45 67", own=True).phone == "+7 916 123 45 67"
+    incoming = Incoming("mos", WHO, Text("x"), Profile(name=" Иван\x00 ", language="ru\x00"))
+    assert incoming.profile == Profile(name="Иван", language="ru")
+    assert Incoming("mos", WHO, Text("x"), Profile(name="\x00")).profile == Profile()
