@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from core.domain import sms_limits
 from core.domain.model import Channel, Identity
+from core.domain.sms_limits import PHONE_QUOTAS, Quota, SmsLimit, SmsWait
 
 # How far below the last handled update id a repeated delivery can be: a crashed poller gets
 # at most one batch again, and ids of all the bot's users lie in between.
 REPEAT_WINDOW = 10_000
+# The shortest server secret for SMS-code hashes: 128 bits cannot be guessed.
+MIN_OTP_SECRET = 16
+
+
+class OtpSecretMissing(RuntimeError):
+    """No server secret for SMS codes: hashing them with public values only would let anyone
+    who reads the database recover a code in 10^6 tries, so no code is issued at all."""
 
 
 class Step(StrEnum):
@@ -37,6 +48,24 @@ class Limits:
     code_max_failures: int = 5
     code_failure_window: timedelta = timedelta(minutes=10)
     code_cooldown: timedelta = timedelta(minutes=10)
+    # Codes to one number from all chats, channels and parks together.
+    sms_per_phone: tuple[Quota, ...] = PHONE_QUOTAS
+    # The HMAC key of SMS-code hashes; never printed (repr=False), never stored beside them.
+    otp_secret: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.otp_secret is not None and len(self.otp_secret) < MIN_OTP_SECRET:
+            raise ValueError(f"the SMS code secret needs at least {MIN_OTP_SECRET} bytes")
+
+    @property
+    def sms_lookback(self) -> timedelta:
+        """How far back a number's send history must be read for ``sms_per_phone``."""
+        return sms_limits.lookback(self.sms_per_phone)
+
+    def require_otp_secret(self) -> bytes:
+        if self.otp_secret is None:
+            raise OtpSecretMissing("no [sms] code secret: SMS codes cannot be issued")
+        return self.otp_secret
 
 
 class OtpCheck(StrEnum):
@@ -101,24 +130,46 @@ class Conversation:
     # -- one-time SMS codes ---------------------------------------------------------------
 
     def resend_wait(self, now: datetime, limits: Limits) -> int:
-        """Seconds until another SMS may be sent, 0 if now."""
-        if self.otp_sent_at is None:
-            return 0
-        left = (self.otp_sent_at + limits.otp_resend - now).total_seconds()
-        return max(0, int(left + 0.999))
+        """Seconds until this chat may get another SMS, to any number; 0 if now."""
+        return math.ceil(sms_limits.pause_wait(now, self.otp_sent_at, limits.otp_resend))
 
     def sms_quota_left(self, now: datetime, limits: Limits) -> bool:
-        if self.otp_window_start is None or now - self.otp_window_start >= timedelta(hours=1):
-            return True
-        return self.otp_sends < limits.otp_max_per_hour
+        return self._chat_quota_wait(now, limits) == 0
+
+    def sms_wait(
+        self, now: datetime, limits: Limits, phone_sends: Iterable[datetime]
+    ) -> SmsWait | None:
+        """None if a code may be sent now, else the limit that refuses it and how long to wait.
+
+        ``phone_sends`` are the times codes went to the number asked for, from every chat and
+        channel, at least ``limits.sms_lookback`` back. The chat's own pause and hourly quota
+        come from this conversation and hold for any number, not only the last one.
+        """
+        return sms_limits.refusal(
+            {
+                SmsLimit.CHAT_PAUSE: sms_limits.pause_wait(
+                    now, self.otp_sent_at, limits.otp_resend
+                ),
+                SmsLimit.CHAT_QUOTA: self._chat_quota_wait(now, limits),
+                SmsLimit.PHONE_QUOTA: sms_limits.phone_wait(
+                    now, phone_sends, limits.sms_per_phone
+                ),
+            }
+        )
 
     def issue_otp(self, phone: str, now: datetime, limits: Limits) -> str:
+        """A new 6-digit code for ``phone``; only its HMAC under the server secret is kept.
+
+        Raises OtpSecretMissing when ``limits`` carries no secret.
+        """
+        secret = limits.require_otp_secret()
         code = f"{secrets.randbelow(1_000_000):06d}"
-        if self.otp_window_start is None or now - self.otp_window_start >= timedelta(hours=1):
+        window = sms_limits.CHAT_WINDOW
+        if self.otp_window_start is None or now - self.otp_window_start >= window:
             self.otp_window_start, self.otp_sends = now, 0
         self.otp_sends += 1
         self.phone = phone
-        self.otp_hash = self._otp_digest(code, phone)
+        self.otp_hash = self.otp_digest(secret, code, phone)
         self.otp_expires_at = now + limits.otp_ttl
         self.otp_sent_at = now
         self.otp_attempts = 0
@@ -132,7 +183,8 @@ class Conversation:
             return OtpCheck.LOCKED
         if self.otp_expires_at is not None and now >= self.otp_expires_at:
             return OtpCheck.EXPIRED
-        if hmac.compare_digest(self._otp_digest(text, self.phone), self.otp_hash):
+        digest = self.otp_digest(limits.require_otp_secret(), text, self.phone)
+        if hmac.compare_digest(digest, self.otp_hash):
             self.otp_hash = self.otp_expires_at = None
             self.otp_attempts = 0
             return OtpCheck.OK
@@ -147,10 +199,20 @@ class Conversation:
         self.phone = self.otp_hash = self.otp_expires_at = None
         self.otp_attempts = 0
 
-    def _otp_digest(self, code: str, phone: str) -> str:
-        # The key binds the code to this conversation and phone; only the digest is stored.
-        key = f"{self.park}:{self.channel}:{self.user_id}:{phone}".encode()
-        return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+    def _chat_quota_wait(self, now: datetime, limits: Limits) -> float:
+        hourly = Quota(limits.otp_max_per_hour, sms_limits.CHAT_WINDOW)
+        return sms_limits.window_wait(now, self.otp_window_start, self.otp_sends, hourly)
+
+    def otp_digest(self, secret: bytes, code: str, phone: str) -> str:
+        """HMAC-SHA256 under the server secret of the code, bound to this conversation and
+        phone: without the secret the stored digest tells nothing, and a digest copied to
+        another conversation or number does not match there."""
+        # The unit separator cannot occur in a slug, a channel, a user id or an E.164 phone,
+        # so distinct tuples never join to the same message.
+        message = "\x1f".join((self.park, str(self.channel), self.user_id, phone, code))
+        # surrogatepass: the typed text is checked as is and must not raise.
+        data = message.encode("utf-8", "surrogatepass")
+        return hmac.new(secret, data, hashlib.sha256).hexdigest()
 
     # -- referral-code brute-force guard --------------------------------------------------
 

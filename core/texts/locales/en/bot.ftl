@@ -74,3 +74,13 @@ btn-alerts-digest = Daily digest only
 btn-quiet-night = Quiet hours 23:00–08:00
 btn-quiet-off = No quiet hours
 cmd-settings = Alert settings
+
+# SMS limits (core/domain/sms_limits.py): $unit is seconds, minutes or hours, $amount a number.
+sms-wait-time = { $unit ->
+        [seconds] { $amount } s
+        [minutes] { $amount } min
+       *[hours] { $amount } h
+    }
+sms-wait-chat = You can request a new code in { sms-wait-time }.
+sms-limit-chat = Sorry, too many codes were requested from this chat. Please try again in { sms-wait-time }.
+sms-limit-phone = Sorry, too many codes were already sent to this number. Please try again in { sms-wait-time }.

@@ -74,3 +74,13 @@ btn-alerts-digest = Только ежедневная сводка
 btn-quiet-night = Тихие часы 23:00–08:00
 btn-quiet-off = Без тихих часов
 cmd-settings = Настройки уведомлений
+
+# SMS limits (core/domain/sms_limits.py): $unit is seconds, minutes or hours, $amount a number.
+sms-wait-time = { $unit ->
+        [seconds] { $amount } с.
+        [minutes] { $amount } мин.
+       *[hours] { $amount } ч.
+    }
+sms-wait-chat = Новый код можно запросить через { sms-wait-time }
+sms-limit-chat = Извините, из этого чата запрошено слишком много кодов. Попробуйте снова через { sms-wait-time }
+sms-limit-phone = Извините, на этот номер уже отправлено слишком много кодов. Попробуйте снова через { sms-wait-time }
