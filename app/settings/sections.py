@@ -1,0 +1,211 @@
+"""The ``[database]``, ``[telegram]``, ``[vk]``, ``[sms]``, ``[registration]``,
+``[notifications]`` and ``[logging]`` sections."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from datetime import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator
+
+from app.settings.base import Section
+from app.settings.checks import blank_to_none, check_http_url, error
+
+
+class DatabaseSettings(Section):
+    """``[database]``."""
+
+    masked_urls: ClassVar[tuple[str, ...]] = ("url",)
+
+    url: str | None = None
+    """SQLAlchemy URL; None means SQLite in ``data_dir`` (see ``Settings.database_url``)."""
+    echo: bool = False
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _blank_url(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        scheme, sep, rest = value.partition("://")
+        if not sep or not scheme or not rest:
+            raise error(
+                "database_url",
+                "Input should be an SQLAlchemy URL such as postgresql://user:password@host/db",
+            )
+        # The storage layer is async-only, so bare schemes (as Heroku-style providers
+        # and psql users write them) get the async driver. An explicit driver is the
+        # operator's choice and is left alone.
+        driver = {
+            "postgres": "postgresql+asyncpg",
+            "postgresql": "postgresql+asyncpg",
+            "sqlite": "sqlite+aiosqlite",
+        }.get(scheme.lower(), scheme)
+        return f"{driver}://{rest}"
+
+
+class TelegramSettings(Section):
+    """``[telegram]``."""
+
+    masked_urls: ClassVar[tuple[str, ...]] = ("api_server",)
+
+    api_server: str | None = None
+    """Base URL of a self-hosted Bot API server; None means Telegram's own."""
+    polling_timeout: PositiveInt = 30
+    """Long-poll timeout in seconds."""
+
+    @field_validator("api_server", mode="before")
+    @classmethod
+    def _blank_server(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("api_server")
+    @classmethod
+    def _check_server(cls, value: str | None) -> str | None:
+        # Trailing slash dropped: the Bot API client appends "/bot<token>/<method>".
+        return None if value is None else check_http_url(value).rstrip("/")
+
+
+class VkSettings(Section):
+    """``[vk]``."""
+
+    api_url: str = "https://api.vk.com/method/"
+    api_version: str = Field(default="5.199", pattern=r"^\d+\.\d+$")
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        return check_http_url(value)
+
+
+class SmsSettings(Section):
+    """``[sms]``: how one-time codes reach the driver's phone."""
+
+    masked_urls: ClassVar[tuple[str, ...]] = ("url",)
+
+    sender: Literal["log", "http"] = "log"
+    # validate_default: the "required when sender = http" rule must fire even when the
+    # key is absent, and it must be reported on ``sms.url`` (a model validator would
+    # only be able to name ``sms``).
+    url: str | None = Field(default=None, validate_default=True)
+    """URL template with ``{phone}`` and ``{text}`` placeholders, for sender = "http"."""
+    url_file: Path | None = None
+    """A file holding ``url`` (the gateway's key is usually in it); excludes ``url``."""
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _blank_url(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("sender") == "http":
+                raise error("sms_url_required", 'required when sms.sender = "http"')
+            return None
+        missing = [p for p in ("{phone}", "{text}") if p not in value]
+        if missing:
+            raise error(
+                "sms_url_placeholders", "must contain the placeholder(s) " + " and ".join(missing)
+            )
+        # Validate the shape with harmless stand-ins: braces are not valid URL chars.
+        check_http_url(value.replace("{phone}", "70000000000").replace("{text}", "x"))
+        return value.strip()
+
+
+class RegistrationSettings(Section):
+    """``[registration]``: one-time-code and invite-code limits."""
+
+    otp_ttl_seconds: PositiveInt = 300
+    otp_max_attempts: PositiveInt = 5
+    otp_resend_seconds: int = Field(default=60, ge=0)
+    otp_max_per_hour: PositiveInt = 5
+    code_max_failures: PositiveInt = 5
+    code_failure_window_seconds: PositiveInt = 600
+    code_cooldown_seconds: int = Field(default=600, ge=0)
+
+
+_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class NotificationSettings(Section):
+    """``[notifications]``: the outbox relay and scheduled reminders."""
+
+    deliver_interval_seconds: float = Field(default=3.0, gt=0)
+    batch_size: PositiveInt = 100
+    lease_seconds: PositiveInt = 60
+    max_attempts: PositiveInt = 8
+    per_bot_rate: float = Field(default=25.0, gt=0)
+    """Messages per second per bot."""
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+    unlinked_ttl_hours: PositiveInt = 72
+    digest_time: str = "20:00"
+    """Local time (park timezone) of the partners' daily digest, HH:MM."""
+    abandoned_registration_days: PositiveInt = 30
+    enabled: bool = True
+
+    @field_validator("digest_time")
+    @classmethod
+    def _check_digest_time(cls, value: str) -> str:
+        match = _HH_MM.match(value.strip())
+        if match is None:
+            raise error("digest_time", "Input should be a time of day as HH:MM, e.g. 20:00")
+        # Normalised to HH:MM so that "9:30" and "09:30" compare equal downstream.
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("backoff_max_seconds")
+    @classmethod
+    def _check_backoff(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("backoff_base_seconds")
+        if base is not None and value < base:
+            raise error("backoff", "must be >= notifications.backoff_base_seconds")
+        return value
+
+    @property
+    def digest_clock(self) -> time:
+        """``digest_time`` as a ``datetime.time``."""
+        hour, minute = self.digest_time.split(":")
+        return time(int(hour), int(minute))
+
+
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+# The key is ``json`` because operators write ``[logging] json = true``; the field
+# shadows the deprecated ``BaseModel.json()`` method, which is harmless here and keeps
+# ``settings.logging.json`` a plain bool. Only that one warning is silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "json"', category=UserWarning)
+
+    class LoggingSettings(Section):
+        """``[logging]``."""
+
+        level: str = "INFO"
+        json: bool = False  # type: ignore[assignment]
+        """One JSON object per line instead of human-readable lines."""
+
+        @field_validator("level")
+        @classmethod
+        def _check_level(cls, value: str) -> str:
+            level = value.strip().upper()
+            level = "WARNING" if level == "WARN" else level
+            if level not in _LOG_LEVELS:
+                raise error("log_level", "Input should be one of " + ", ".join(_LOG_LEVELS))
+            return level
+
+        @property
+        def level_number(self) -> int:
+            """The level as the ``logging`` module's integer."""
+            return logging.getLevelNamesMapping()[self.level]
