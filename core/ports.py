@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
+from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
+from core.domain.bonus_records import ReferralFacts, StoredOrder
 from core.domain.model import (
     Alerts,
     AuditEntry,
@@ -146,6 +149,77 @@ class CursorRepository(Protocol):
     def set(self, name: str, value: str) -> None: ...
 
 
+class LedgerRepository(Protocol):
+    """Orders, the append-only bonus ledger, balances and payout requests.
+
+    ``post`` keeps the balances summary in step with the ledger in the same transaction;
+    ``reserve`` holds money for a payout with one conditional UPDATE, so two concurrent
+    requests can never take the same kopecks.
+    """
+
+    def referral_facts(self, park: str, driver_ids: Collection[int]) -> dict[int, ReferralFacts]:
+        """Registration time and referrer of each of these drivers that exists in the park."""
+        ...
+
+    def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]: ...
+    def orders(self, park: str, external_ids: Collection[str]) -> dict[str, StoredOrder]: ...
+    def completed_counts(self, driver_ids: Collection[int]) -> dict[int, int]:
+        """Completed (not cancelled) orders stored per driver."""
+        ...
+
+    def month_sums(
+        self, keys: Collection[tuple[int, str]]
+    ) -> dict[tuple[Beneficiary, int, str], int]:
+        """Net ledger sums per (beneficiary, referred driver, month) for these
+        (referred driver, month) pairs."""
+        ...
+
+    def add_orders(self, orders: Sequence[Order], now: datetime) -> dict[str, int]:
+        """Insert new orders; their ids by external id."""
+        ...
+
+    def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
+        """Append (order id, accrual) rows and add them to the beneficiaries' balances."""
+        ...
+
+    def posted(self, order_ids: Collection[int]) -> tuple[list[PostedAccrual], frozenset[int]]:
+        """These orders' ledger rows, and the ids among them already reversed."""
+        ...
+
+    def cancel_orders(self, order_ids: Collection[int], now: datetime) -> None: ...
+    def balance(self, owner: Beneficiary) -> Balance: ...
+    def entries(
+        self, owner: Beneficiary, *, limit: int, before_id: int | None = None
+    ) -> list[PostedAccrual]:
+        """Newest first; ``before_id`` pages on."""
+        ...
+
+    def reserve(self, park: str, owner: Beneficiary, amount: int, now: datetime) -> Payout | None:
+        """A pending payout if ``amount`` is available, else None (nothing changed)."""
+        ...
+
+    def payout(self, payout_id: int) -> Payout | None: ...
+    def move_payout(
+        self,
+        payout_id: int,
+        current: PayoutStatus,
+        target: PayoutStatus,
+        now: datetime,
+        note: str | None = None,
+    ) -> bool:
+        """Move it if it is still in ``current`` (False if someone moved it first), keeping
+        the balance's reserved and paid sums in step."""
+        ...
+
+    def payouts(
+        self,
+        *,
+        park: str | None = None,
+        owner: Beneficiary | None = None,
+        status: PayoutStatus | None = None,
+    ) -> list[Payout]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction, open for the duration of one ``Database.run`` call."""
 
@@ -157,6 +231,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     audit: AuditRepository
     cursors: CursorRepository
+    ledger: LedgerRepository
 
 
 class Database(Protocol):
