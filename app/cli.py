@@ -48,10 +48,31 @@ class TaxiregParser(argparse.ArgumentParser):
         )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("taxireg")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown (not installed)"
+        print(f"taxireg {found}")
+        parser.exit()
+
+
 def build_parser() -> TaxiregParser:
     parser = TaxiregParser(
         prog="taxireg",
         description="Driver registration bots with a referral program for taxi parks.",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="show the version and exit",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in MODULES:

@@ -16,6 +16,19 @@ from tests.fakes.sms import RecordingSms
 
 POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
 
+
+@pytest.fixture(autouse=True)
+def _no_taxireg_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's own configuration (TAXIREG_CONFIG, TAXIREG_PARKS ...).
+
+    Only the test database URL is kept. Names are matched case-insensitively, as
+    pydantic-settings reads them.
+    """
+    for name in list(os.environ):
+        if name.upper().startswith("TAXIREG_") and name != "TAXIREG_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+
+
 PARKS = [
     {
         "slug": "mos",
