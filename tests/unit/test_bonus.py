@@ -255,3 +255,42 @@ def test_payout_moves() -> None:
     assert request_refusal(500_000.0, 500_000) is PayoutRefusal.NOT_POSITIVE  # type: ignore[arg-type]
     assert request_refusal(500_000, 500_000) is None
     assert Balance(accrued=900, reserved=300, paid=100).available == 500
+
+
+def test_import_reports_unknown_drivers_and_bad_rows_and_keeps_the_good_ones() -> None:
+    from core.domain.bonus_records import OrderInput
+    from core.services.ledger import import_batch
+    from tests.fakes.ledger import MemoryLedger
+
+    ledger = MemoryLedger()
+    ledger.add_driver("mos", 1, "+79160000001", T0, None)
+    ledger.add_driver("mos", 10, "+79160000010", T0, A)
+    ledger.add_driver("spb", 20, "+79160000020", T0, A)  # another park's driver
+    prog = program(fixed(1, 700))
+    at = T0 + timedelta(days=1)
+    batch = [
+        OrderInput("ok-id", at, 1000, "completed", driver_id=10),
+        OrderInput("ok-phone", at, 1000, "completed", driver_phone="8 916 000-00-10"),
+        OrderInput("ghost", at, 1000, "completed", driver_id=99),
+        OrderInput("other-park", at, 1000, "completed", driver_id=20),
+        OrderInput("ghost-phone", at, 1000, "completed", driver_phone="+79169999999"),
+        OrderInput("float", at, 10.5, "completed", driver_id=10),  # type: ignore[arg-type]
+        OrderInput("naive", at.replace(tzinfo=None), 1, "completed", driver_id=10),
+        OrderInput("status", at, 1, "done", driver_id=10),
+        OrderInput(" ", at, 1, "completed", driver_id=10),
+        OrderInput("neg", at, -1, "completed", driver_id=10),
+        OrderInput("nobody", at, 1, "completed"),
+        OrderInput("badphone", at, 1, "completed", driver_phone="call me"),
+    ]
+    report = import_batch(ledger, prog, batch, at)
+    assert report.accepted == 2
+    assert [p.external_id for p in report.unknown_drivers] == [
+        "ghost",
+        "other-park",
+        "ghost-phone",
+    ]
+    assert [p.index for p in report.invalid] == [5, 6, 7, 8, 9, 10, 11]
+    assert all(p.reason for p in report.invalid)
+    assert ledger.balance(A).accrued == 1400
+    assert report.by_beneficiary == {A: 1400}
+    assert set(ledger.orders("mos", ["ghost", "float", "ok-id"])) == {"ok-id"}

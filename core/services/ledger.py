@@ -1,0 +1,412 @@
+"""The bonus ledger's use cases: import orders, read balances, request and settle payouts.
+
+``import_batch`` is the whole import as one synchronous function of a ``LedgerRepository``,
+run inside ``Database.run``: one batch is one transaction, so a batch is either in the
+ledger completely or not at all. It is idempotent by (park, external order id):
+
+- a new completed order adds its accruals;
+- a new order that arrives cancelled is stored (so a later "completed" copy cannot pay) and
+  accrues nothing;
+- a known completed order that now arrives cancelled gets every accrual reversed;
+- anything else about a known order (the same order again, a changed price, "completed"
+  after "cancelled") changes nothing: the first report of an order is the one that pays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from core.domain.bonus import (
+    MAX_PRICE_KOPECKS,
+    Accrual,
+    Beneficiary,
+    BonusProgram,
+    Order,
+    OrderStatus,
+    accruals,
+    reversals,
+)
+from core.domain.bonus_chain import chain_above, would_cycle
+from core.domain.bonus_payouts import (
+    Actor,
+    Balance,
+    Payout,
+    PayoutRefusal,
+    PayoutStatus,
+    move_refusal,
+    request_refusal,
+)
+from core.domain.bonus_records import (
+    ORDER_ID_MAX,
+    ImportReport,
+    OrderInput,
+    Problem,
+    ReferralFacts,
+    StoredOrder,
+)
+from core.domain.errors import DomainError, UnknownPark
+from core.domain.model import OwnerKind
+from core.domain.phones import InvalidPhone, normalize_phone
+from core.ports import Clock, Database, LedgerRepository, UnitOfWork
+
+MAX_BATCH = 1_000  # orders per API call; the CLI cuts a file into batches of this size
+
+
+class PayoutRefused(DomainError):
+    def __init__(self, reason: PayoutRefusal | str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class ReferralCycle(DomainError):
+    def __init__(self, driver_id: int, referrer: Beneficiary) -> None:
+        super().__init__(
+            f"driver {driver_id} cannot be referred by {referrer}: "
+            "that driver is already below them in the referral chain"
+        )
+
+
+def check_order(raw: OrderInput) -> str | None:
+    """Why this order cannot be taken, or None; the same reasons for every source."""
+    external = raw.external_id
+    if not isinstance(external, str) or not external.strip():
+        return "order id is empty"
+    if len(external) > ORDER_ID_MAX or not external.isprintable():
+        return f"order id must be at most {ORDER_ID_MAX} printable characters"
+    price = raw.price_kopecks
+    if isinstance(price, bool) or not isinstance(price, int):
+        return "price must be a whole number of kopecks"
+    if not 0 <= price <= MAX_PRICE_KOPECKS:
+        return f"price must be between 0 and {MAX_PRICE_KOPECKS} kopecks"
+    if not isinstance(raw.completed_at, datetime) or raw.completed_at.tzinfo is None:
+        return "completion time needs a date, a time and a time zone"
+    if raw.status not in tuple(OrderStatus):
+        return "status must be completed or cancelled"
+    if raw.driver_id is None and not raw.driver_phone:
+        return "driver id or driver phone is required"
+    if raw.driver_id is not None and (
+        isinstance(raw.driver_id, bool) or not isinstance(raw.driver_id, int)
+    ):
+        return "driver id must be a whole number"
+    return None
+
+
+def import_batch(
+    ledger: LedgerRepository,
+    program: BonusProgram,
+    batch: Sequence[OrderInput],
+    now: datetime,
+    *,
+    phone_region: str = "RU",
+) -> ImportReport:
+    """Import one batch of a park's orders inside the caller's transaction."""
+    report = ImportReport()
+    park = program.park
+    checked: list[tuple[int, OrderInput]] = []
+    for index, raw in enumerate(batch):
+        reason = check_order(raw)
+        if reason is None and raw.driver_id is None:
+            try:
+                normalize_phone(raw.driver_phone or "", phone_region)
+            except InvalidPhone:
+                reason = "driver phone is not a valid phone number"
+        if reason is not None:
+            report.invalid.append(Problem(index, _shown(raw.external_id), reason))
+        else:
+            checked.append((index, raw))
+
+    phones = {
+        raw.driver_phone: normalize_phone(raw.driver_phone, phone_region)
+        for _, raw in checked
+        if raw.driver_id is None and raw.driver_phone
+    }
+    by_phone = ledger.drivers_by_phone(park, set(phones.values())) if phones else {}
+    wanted = {raw.driver_id for _, raw in checked if raw.driver_id is not None}
+    facts = _Facts(ledger, park)
+    facts.load(wanted | set(by_phone.values()))
+
+    orders: list[tuple[int, Order]] = []
+    for index, raw in checked:
+        driver_id = (
+            raw.driver_id
+            if raw.driver_id is not None
+            else by_phone.get(phones.get(raw.driver_phone or "", ""))
+        )
+        if driver_id is None or facts.get(driver_id) is None:
+            shown = f"id {raw.driver_id}" if raw.driver_id is not None else "this phone"
+            report.unknown_drivers.append(
+                Problem(index, raw.external_id, f"no driver with {shown} in park {park}")
+            )
+            continue
+        order = Order(
+            park=park,
+            external_id=raw.external_id,
+            driver_id=driver_id,
+            completed_at=raw.completed_at,
+            price_kopecks=raw.price_kopecks,
+            status=OrderStatus(raw.status),
+        )
+        orders.append((index, order))
+
+    _Import(ledger, program, facts, report, now).run([order for _, order in orders])
+    return report
+
+
+class _Facts:
+    """Referral facts read once per batch, chains walked through them level by level."""
+
+    def __init__(self, ledger: LedgerRepository, park: str) -> None:
+        self._ledger = ledger
+        self._park = park
+        self._known: dict[int, ReferralFacts | None] = {}
+
+    def load(self, driver_ids: set[int]) -> None:
+        missing = {i for i in driver_ids if i not in self._known}
+        if missing:
+            found = self._ledger.referral_facts(self._park, missing)
+            for driver_id in missing:
+                self._known[driver_id] = found.get(driver_id)
+
+    def get(self, driver_id: int) -> ReferralFacts | None:
+        return self._known.get(driver_id)
+
+    def load_chains(self, driver_ids: set[int], depth: int) -> None:
+        """Read the drivers above these, one query per level, not one per driver."""
+        frontier = driver_ids
+        for _ in range(depth):
+            above = set()
+            for driver_id in frontier:
+                facts = self._known.get(driver_id)
+                if facts and facts.referrer and facts.referrer.kind is OwnerKind.DRIVER:
+                    above.add(facts.referrer.id)
+            self.load(above)
+            frontier = above
+
+    def referrer_of(self, driver_id: int) -> Beneficiary | None:
+        facts = self._known.get(driver_id)
+        return facts.referrer if facts else None
+
+
+class _Import:
+    def __init__(
+        self,
+        ledger: LedgerRepository,
+        program: BonusProgram,
+        facts: _Facts,
+        report: ImportReport,
+        now: datetime,
+    ) -> None:
+        self.ledger = ledger
+        self.program = program
+        self.facts = facts
+        self.report = report
+        self.now = now
+        self.known: dict[str, StoredOrder] = {}
+        self.counts: dict[int, int] = {}
+        self.sums: dict[tuple[Beneficiary, int, str], int] = {}
+        self.new_orders: list[Order] = []
+        self.new_rows: list[Accrual] = []
+        self.new_ids: set[str] = set()
+
+    def run(self, orders: list[Order]) -> None:
+        if not orders:
+            return
+        self.known = self.ledger.orders(self.program.park, {o.external_id for o in orders})
+        drivers = {o.driver_id for o in orders}
+        self.facts.load_chains(drivers, self.program.depth)
+        self.counts = self.ledger.completed_counts(drivers)
+        months = {(o.driver_id, self.program.month(o.completed_at)) for o in orders}
+        self.sums = self.ledger.month_sums(months)
+        for order in orders:
+            self.take(order)
+        self.flush()
+
+    def take(self, order: Order) -> None:
+        if order.external_id in self.new_ids:
+            if order.status is not OrderStatus.CANCELLED:
+                self.report.unchanged += 1
+                return
+            # Completed and cancelled within one batch: store the first so the second is
+            # an ordinary reversal of known rows.
+            self.flush()
+        stored = self.known.get(order.external_id)
+        if stored is not None:
+            if stored.status is OrderStatus.COMPLETED and order.status is OrderStatus.CANCELLED:
+                self.reverse(stored)
+            else:
+                self.report.unchanged += 1
+            return
+        self.new_orders.append(order)
+        self.new_ids.add(order.external_id)
+        if order.status is OrderStatus.CANCELLED:
+            self.report.arrived_cancelled += 1
+            return
+        self.report.accepted += 1
+        facts = self.facts.get(order.driver_id)
+        if facts is None:  # unknown drivers were reported and dropped before
+            raise RuntimeError(f"driver {order.driver_id} vanished during the import")
+        month = self.program.month(order.completed_at)
+        chain = chain_above(order.driver_id, self.facts.referrer_of, self.program.depth)
+        rows = accruals(
+            order,
+            self.program,
+            chain,
+            registered_at=facts.registered_at,
+            completed_before=self.counts.get(order.driver_id, 0),
+            month_to_date={who: self.sums.get((who, order.driver_id, month), 0) for who in chain},
+        )
+        self.counts[order.driver_id] = self.counts.get(order.driver_id, 0) + 1
+        self.add_to_sums(rows)
+        self.new_rows.extend(rows)
+        self.report.count(rows)
+
+    def reverse(self, stored: StoredOrder) -> None:
+        posted, already = self.ledger.posted([stored.id])
+        rows = reversals(posted, already)
+        self.ledger.post(self.program.park, [(stored.id, row) for row in rows], self.now)
+        self.ledger.cancel_orders([stored.id], self.now)
+        self.known[stored.external_id] = StoredOrder(
+            stored.id,
+            stored.external_id,
+            stored.driver_id,
+            OrderStatus.CANCELLED,
+            stored.completed_at,
+        )
+        self.counts[stored.driver_id] = self.counts.get(stored.driver_id, 0) - 1
+        self.add_to_sums(rows)
+        self.report.reversed += 1
+        self.report.count(rows)
+
+    def add_to_sums(self, rows: list[Accrual]) -> None:
+        for row in rows:
+            key = (row.beneficiary, row.referred_driver_id, row.month)
+            self.sums[key] = self.sums.get(key, 0) + row.amount_kopecks
+
+    def flush(self) -> None:
+        if not self.new_orders:
+            return
+        ids = self.ledger.add_orders(self.new_orders, self.now)
+        for order in self.new_orders:
+            self.known[order.external_id] = StoredOrder(
+                ids[order.external_id],
+                order.external_id,
+                order.driver_id,
+                order.status,
+                order.completed_at,
+            )
+        rows = [(ids[row.order_external_id], row) for row in self.new_rows]
+        self.ledger.post(self.program.park, rows, self.now)
+        self.new_orders, self.new_rows, self.new_ids = [], [], set()
+
+
+def refuse_cycle(
+    ledger: LedgerRepository, park: str, driver_id: int, referrer: Beneficiary | None
+) -> None:
+    """Raise ``ReferralCycle`` if ``referrer`` may not become the driver's referrer.
+
+    Meant for the admin use case that sets or changes a driver's registration code, inside
+    its own transaction.
+    """
+
+    def referrer_of(other: int) -> Beneficiary | None:
+        facts = ledger.referral_facts(park, [other]).get(other)
+        return facts.referrer if facts else None
+
+    if referrer is not None and would_cycle(driver_id, referrer, referrer_of):
+        raise ReferralCycle(driver_id, referrer)
+
+
+class LedgerService:
+    """Async facade: each call is one ``Database.run``."""
+
+    def __init__(
+        self,
+        db: Database,
+        programs: Mapping[str, BonusProgram],
+        clock: Clock,
+        *,
+        phone_regions: Mapping[str, str] | None = None,
+    ) -> None:
+        self._db = db
+        self.programs = dict(programs)
+        self._clock = clock
+        self._regions = dict(phone_regions or {})
+
+    def program(self, park: str) -> BonusProgram:
+        try:
+            return self.programs[park]
+        except KeyError:
+            raise UnknownPark(park) from None
+
+    async def import_orders(self, park: str, batch: Sequence[OrderInput]) -> ImportReport:
+        program = self.program(park)
+        if len(batch) > MAX_BATCH:
+            raise DomainError(f"at most {MAX_BATCH} orders per batch, got {len(batch)}")
+        now = self._clock.now()
+        region = self._regions.get(park, "RU")
+        return await self._db.run(
+            lambda uow: import_batch(uow.ledger, program, batch, now, phone_region=region)
+        )
+
+    async def balance(self, owner: Beneficiary) -> Balance:
+        return await self._db.run(lambda uow: uow.ledger.balance(owner))
+
+    async def request_payout(self, park: str, owner: Beneficiary, amount_kopecks: int) -> Payout:
+        program = self.program(park)
+        refusal = request_refusal(amount_kopecks, program.payout_minimum_kopecks)
+        if refusal is PayoutRefusal.BELOW_MINIMUM:
+            raise PayoutRefused(
+                refusal,
+                f"the minimum payout is {_rub(program.payout_minimum_kopecks)}",
+            )
+        if refusal is not None:
+            raise PayoutRefused(refusal, "the amount must be a positive number of kopecks")
+        now = self._clock.now()
+        payout = await self._db.run(
+            lambda uow: uow.ledger.reserve(park, owner, amount_kopecks, now)
+        )
+        if payout is None:
+            raise PayoutRefused(
+                PayoutRefusal.INSUFFICIENT,
+                f"the available balance is less than {_rub(amount_kopecks)}",
+            )
+        return payout
+
+    async def move_payout(
+        self,
+        payout_id: int,
+        target: PayoutStatus,
+        actor: Actor,
+        *,
+        requester: Beneficiary | None = None,
+        note: str | None = None,
+    ) -> Payout:
+        """Move a payout request; a requester may only touch their own requests."""
+        now = self._clock.now()
+
+        def work(uow: UnitOfWork) -> Payout:
+            current = uow.ledger.payout(payout_id)
+            if current is None or (actor is Actor.REQUESTER and current.owner != requester):
+                raise PayoutRefused("unknown", f"no payout request {payout_id}")
+            refusal = move_refusal(current.status, target, actor)
+            if refusal is not None:
+                raise PayoutRefused("move", refusal)
+            if not uow.ledger.move_payout(payout_id, current.status, target, now, note):
+                raise PayoutRefused("move", "the payout request changed meanwhile; try again")
+            return uow.ledger.payout(payout_id) or current
+
+        return await self._db.run(work)
+
+    async def payouts(self, **filters: object) -> list[Payout]:
+        return await self._db.run(lambda uow: uow.ledger.payouts(**filters))  # type: ignore[arg-type]
+
+
+def _rub(kopecks: int) -> str:
+    roubles, rest = divmod(kopecks, 100)
+    return f"{roubles} ₽" if not rest else f"{roubles}.{rest:02d} ₽"
+
+
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text[:ORDER_ID_MAX]
