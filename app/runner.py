@@ -4,6 +4,9 @@ Each part is optional and imported only when configured (aiogram and vkbottle ta
 to import). A part implements ``Part``: ``start()`` returns once it is serving (its polling
 runs in background tasks), ``stop()`` ends it gracefully. A park whose token is wrong is
 reported by its part and skipped; the other parks keep running.
+
+The front ends get options built here from the settings, and the core services and ports
+they use from the container; they never see either (``bots`` imports only ``core``).
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.bootstrap import Container, build
 from app.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bots.telegram.app import TelegramFrontEnd
+    from bots.telegram.options import TelegramOptions
+    from bots.vk.app import VkFrontEnd
+    from bots.vk.options import VkOptions
 
 log = logging.getLogger("taxireg.run")
 
@@ -27,17 +36,67 @@ class Part(Protocol):
     async def stop(self) -> None: ...
 
 
+def telegram_options(settings: Settings) -> TelegramOptions:
+    from bots.telegram.options import TelegramOptions, TelegramPark
+    from bots.telegram.polling import PollingOptions
+
+    return TelegramOptions(
+        parks=tuple(
+            TelegramPark(p.slug, p.telegram_token.get_secret_value(), p.telegram_username)
+            for p in settings.parks
+            if p.telegram_token is not None
+        ),
+        api_server=settings.telegram.api_server,
+        polling=PollingOptions(polling_timeout=settings.telegram.polling_timeout),
+    )
+
+
+def vk_options(settings: Settings) -> VkOptions:
+    from bots.vk.options import VkOptions, VkPark
+
+    return VkOptions(
+        parks=tuple(
+            VkPark(p.slug, p.vk_group_id, p.vk_token.get_secret_value())
+            for p in settings.parks
+            if p.vk_token is not None and p.vk_group_id
+        ),
+        api_url=settings.vk.api_url,
+        api_version=settings.vk.api_version,
+    )
+
+
+def telegram_front_end(
+    container: Container, options: TelegramOptions | None = None
+) -> TelegramFrontEnd:
+    from bots.telegram.app import TelegramFrontEnd
+
+    return TelegramFrontEnd(
+        options or telegram_options(container.settings),
+        registration=container.registration,
+        catalog=container.catalog,
+        leases=container.leases,
+    )
+
+
+def vk_front_end(container: Container, options: VkOptions | None = None) -> VkFrontEnd:
+    from bots.vk.app import VkFrontEnd
+
+    return VkFrontEnd(
+        options or vk_options(container.settings),
+        registration=container.registration,
+        catalog=container.catalog,
+        leases=container.leases,
+        db=container.db,
+    )
+
+
 def configured_parts(container: Container) -> list[Part]:
     settings = container.settings
     parts: list[Part] = []
     if any(p.telegram_token for p in settings.parks):
-        from bots.telegram.app import TelegramFrontEnd
-
-        parts.append(TelegramFrontEnd(container))
+        parts.append(telegram_front_end(container))
     if any(p.vk_token and p.vk_group_id for p in settings.parks):
-        from bots.vk.app import VkFrontEnd
-
-        parts.append(VkFrontEnd(container))
+        parts.append(vk_front_end(container))
     if settings.notifications.enabled and any(p.telegram_token for p in settings.parks):
         from scheduler.service import NotificationScheduler
 

@@ -12,61 +12,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError
 
-from app.bootstrap import Container
-from app.settings import ParkSettings
 from bots.telegram.commands import set_commands
 from bots.telegram.dispatcher import build_dispatcher
 from bots.telegram.inflight import Inflight
-from bots.telegram.polling import BotPoller, PollingOptions
+from bots.telegram.options import TelegramOptions, TelegramPark
+from bots.telegram.polling import BotPoller
 from bots.telegram.responder import Responder
-from bots.telegram.sender import RetryPolicy, Sender, describe
+from bots.telegram.sender import Sender, describe
 from bots.telegram.session import make_session
-from storage.leases import Lease
+from core.ports import LeaseFactory
+from core.texts.catalog import Catalog
+
+if TYPE_CHECKING:
+    from core.services.registration import RegistrationService
 
 log = logging.getLogger("taxireg.telegram")
 
 _RESTART_DELAY = 5.0
 
 
-@dataclass(frozen=True)
-class TelegramOptions:
-    """Tuning that is not operator configuration (tests make it faster)."""
-
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    polling: PollingOptions | None = None
-    """None: defaults, with ``[telegram] polling_timeout``."""
-    check_timeout: float = 10.0
-    """How long start-up waits for each bot's getMe."""
-    drain_timeout: float = 10.0
-    """How long stopping waits for updates being handled."""
-
-
 class TelegramFrontEnd:
     name = "telegram"
 
-    def __init__(self, container: Container, options: TelegramOptions | None = None) -> None:
-        self._container = container
-        self._options = options or TelegramOptions()
+    def __init__(
+        self,
+        options: TelegramOptions,
+        *,
+        registration: RegistrationService,
+        catalog: Catalog,
+        leases: LeaseFactory,
+    ) -> None:
+        self._options = options
+        self._catalog = catalog
+        self._leases = leases
         self._parks_by_bot: dict[int, str] = {}
-        self._responder = Responder(container.registration, Sender(self._options.retry))
+        self._responder = Responder(registration, Sender(options.retry))
         self.dp = build_dispatcher(self._responder, self._parks_by_bot)
         self._inflight = Inflight()
         self._pollers: dict[str, BotPoller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._session = make_session(container.settings.telegram.api_server)
+        self._session = make_session(options.api_server)
         self.bots: dict[str, Bot] = {}
         """Park slug -> its running bot (for other parts that send, e.g. alerts)."""
 
     async def start(self) -> None:
         _quiet_aiogram()
-        parks = [p for p in self._container.settings.parks if p.telegram_token is not None]
+        parks = self._options.parks
         candidates = [(park, bot) for park in parks if (bot := self._make_bot(park)) is not None]
         checks = await asyncio.gather(*(self._check(park, bot) for park, bot in candidates))
         for (park, bot), usable in zip(candidates, checks, strict=True):
@@ -102,11 +100,10 @@ class TelegramFrontEnd:
         """Return once no update is being handled (for tests and a future webhook mode)."""
         await self._inflight.idle()
 
-    def _make_bot(self, park: ParkSettings) -> Bot | None:
-        assert park.telegram_token is not None
+    def _make_bot(self, park: TelegramPark) -> Bot | None:
         try:
             return Bot(
-                park.telegram_token.get_secret_value(),
+                park.token,
                 session=self._session,
                 # No parse mode: texts (and the names inside them) go out verbatim, so
                 # "<b>" or "*_[" in a name can never break a message.
@@ -121,7 +118,7 @@ class TelegramFrontEnd:
             )
             return None
 
-    async def _check(self, park: ParkSettings, bot: Bot) -> bool:
+    async def _check(self, park: TelegramPark, bot: Bot) -> bool:
         """getMe: False if Telegram refuses the token. A network problem is only logged:
         the park's poller keeps trying, so a Telegram outage at start-up heals itself."""
         try:
@@ -142,7 +139,7 @@ class TelegramFrontEnd:
                 extra={"park": park.slug, "error": describe(exc, bot)},
             )
             return True
-        configured = park.telegram_username
+        configured = park.username
         if configured and (me.username or "").lower() != configured.lower():
             # Redirect messages and links name the configured username: say it is wrong.
             log.warning(
@@ -155,16 +152,13 @@ class TelegramFrontEnd:
         return True
 
     def _start_polling(self, slug: str, bot: Bot) -> None:
-        options = self._options.polling or PollingOptions(
-            polling_timeout=self._container.settings.telegram.polling_timeout
-        )
         poller = BotPoller(
             dp=self.dp,
             bot=bot,
             park=slug,
-            lease=Lease(self._container.engine, f"telegram:{slug}"),
+            lease=self._leases(f"{self._options.lease_prefix}:{slug}"),
             inflight=self._inflight,
-            options=options,
+            options=self._options.polling,
             on_lead=self._on_lead,
         )
         self._pollers[slug] = poller
@@ -174,7 +168,7 @@ class TelegramFrontEnd:
         """Once per bot, by the process that polls it: identity, then the command menu."""
         await bot.me()  # errors propagate: the poller retries, a 401 turns the park off
         try:
-            await set_commands(bot, self._container.catalog)
+            await set_commands(bot, self._catalog)
         except TelegramUnauthorizedError:
             raise
         except Exception as exc:  # a missing menu is cosmetic; registration works anyway

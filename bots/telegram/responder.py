@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot
 from aiogram.types import User
 
@@ -10,8 +12,10 @@ from bots.telegram.render import Outgoing, render_answer
 from bots.telegram.sender import Sender
 from core.events import Event
 from core.replies import Reply
-from core.services.registration import RegistrationService
 from core.texts.catalog import Catalog
+
+if TYPE_CHECKING:
+    from core.services.registration import RegistrationService
 
 
 class Responder:

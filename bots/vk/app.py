@@ -1,28 +1,42 @@
 """``VkFrontEnd``: every park's VK community bot (Bots Long Poll) in the app's event loop.
 
-Each park gets its own vkbottle ``Bot`` with its own API instance and HTTP session, and its
-own supervised polling task: vkbottle does not protect its start-up (a VK error in the
-first ``groups.getLongPollServer`` ends ``run_polling``), so a failed run is restarted with
-a growing delay. A rejected token is reported once and that park stays off; the other
-parks keep running.
+Each park gets its own vkbottle ``API`` (own HTTP session) and its own supervised polling
+task, which polls only while this process holds the park's VK lease, the same kind of lease
+Telegram's bots take: with several ``taxireg run`` processes on one database, one community
+is polled by one process, and another takes over when that one stops.
+
+Updates go through one function, ``VkHandler.handle_update(raw)``, the same a Callback API
+endpoint would call. vkbottle's ``BotPolling.listen()`` supplies the raw long-poll answers;
+the updates of one answer are handled (one user's in order), and only then is its ``ts``
+stored in the database, so an update is never lost to a crash: it is fetched again and core
+recognises it. A rejected token is reported once and that park stays off; the other parks
+keep running. vkbottle does not protect its start-up (a VK error in the first
+``groups.getLongPollServer`` ends ``listen()``), so a failed poll starts again after a
+growing delay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from app.bootstrap import Container
-from app.settings import ParkSettings
+from bots.common.leadership import Leadership
 from bots.vk.compat import vkbottle
 from bots.vk.handler import VkHandler
-from bots.vk.polling import NoReschedule, StatePolling
+from bots.vk.options import VkOptions, VkPark
+from bots.vk.polling import CursorPolling, NoReschedule
 from bots.vk.sender import VkSender, describe
+from core.ports import Database, LeaseFactory
+from core.texts import Catalog
+
+if TYPE_CHECKING:
+    from core.services.registration import RegistrationService
 
 log = logging.getLogger("taxireg.vk")
 
@@ -35,6 +49,7 @@ _API_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 class ParkStatus(StrEnum):
     STARTING = "starting"
+    STANDBY = "standby"  # another process holds this community's lease
     RUNNING = "running"  # polling has a long-poll server
     RESTARTING = "restarting"  # waiting to retry after a failure
     AUTH_FAILED = "auth_failed"  # VK refused the token; off until the config is fixed
@@ -42,56 +57,25 @@ class ParkStatus(StrEnum):
     STOPPED = "stopped"
 
 
-class _ParkBot(vkbottle.Bot):  # type: ignore[misc,valid-type]
-    """A Bot that hands every raw update to our handler instead of vkbottle's router."""
-
-    def __init__(self, handler: VkHandler, inflight: set[asyncio.Task[Any]], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.handler = handler
-        self._inflight = inflight
-
-    async def process_event(self, event: dict[str, Any], api: Any = None) -> None:
-        # run_polling() starts one task per update; remember it so stop() can let the
-        # update finish its transaction and replies before the database closes.
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
-        try:
-            await self.handler.handle_update(event)
-        finally:
-            if task is not None:
-                self._inflight.discard(task)
-
-
-class _Polling(StatePolling):
-    """Reports when it got a long-poll server: the park is serving."""
-
-    def __init__(self, runner: _ParkRunner, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._runner = runner
-
-    async def get_server(self) -> dict[str, Any]:
-        server = await super().get_server()
-        self._runner.connected()
-        return server
-
-
 @dataclass
 class _ParkRunner:
-    park: ParkSettings
-    bot: _ParkBot = field(init=False)  # set right after: the bot's polling needs us
+    park: VkPark
+    api: Any  # vkbottle.API
+    handler: VkHandler
+    leadership: Leadership
+    polling: CursorPolling = field(init=False)
     task: asyncio.Task[None] | None = None
+    batch: asyncio.Future[None] | None = None  # the long-poll answer being handled
     status: ParkStatus = ParkStatus.STARTING
     served: bool = False  # got a long-poll server since the last (re)start
     stopping: bool = False
-    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def slug(self) -> str:
         return self.park.slug
 
     def connected(self) -> None:
-        if self.status in (ParkStatus.STARTING, ParkStatus.RESTARTING):
+        if self.status is not ParkStatus.RUNNING:
             log.info("vk %s: polling", self.slug, extra={"park": self.slug, "channel": "vk"})
         self.status = ParkStatus.RUNNING
         self.served = True
@@ -104,34 +88,25 @@ class VkFrontEnd:
 
     def __init__(
         self,
-        container: Container,
+        options: VkOptions,
         *,
-        retry_delay: float = 1.0,
-        restart_delay: float = 1.0,
-        max_restart_delay: float = 60.0,
-        check_timeout: float = 10.0,
-        stop_grace: float = 5.0,
-        poll_wait: int = 25,
+        registration: RegistrationService,
+        catalog: Catalog,
+        leases: LeaseFactory,
+        db: Database,
     ) -> None:
-        self.container = container
-        self.retry_delay = retry_delay
-        self.restart_delay = restart_delay
-        self.max_restart_delay = max_restart_delay
-        self.check_timeout = check_timeout
-        self.stop_grace = stop_grace
-        self.poll_wait = poll_wait
+        self.options = options
+        self._registration = registration
+        self._catalog = catalog
+        self._leases = leases
+        self._db = db
         self._runners: dict[str, _ParkRunner] = {}
 
     # -- Part -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check every token, then poll in background tasks; returns once serving."""
-        settings = self.container.settings
-        self._runners = {
-            p.slug: self._make_runner(p, p.vk_token.get_secret_value(), p.vk_group_id)
-            for p in settings.parks
-            if p.vk_group_id and p.vk_token
-        }
+        """Check every token, then poll in background tasks; returns once started."""
+        self._runners = {park.slug: self._make_runner(park) for park in self.options.parks}
         await asyncio.gather(*(self._check(r) for r in self._runners.values()))
         for runner in self._runners.values():
             if runner.status is ParkStatus.STARTING:
@@ -148,24 +123,30 @@ class VkFrontEnd:
         )
 
     async def stop(self) -> None:
+        """Stop polling, let the updates in hand finish and be stored, release the leases."""
         runners = list(self._runners.values())
         for runner in runners:
             runner.stopping = True
-            runner.bot.polling.stop()  # no new long poll...
+            runner.polling.stop()
+        batches = [r.batch for r in runners if r.batch is not None and not r.batch.done()]
+        if batches:
+            _, pending = await asyncio.wait(batches, timeout=self.options.stop_grace)
+            if pending:
+                log.warning(
+                    "vk: stopped with updates unfinished; they will be fetched again",
+                    extra={"channel": "vk", "count": len(pending)},
+                )
+        for runner in runners:
             if runner.task is not None:
-                runner.task.cancel()  # ...and don't sit out the parked one
-        tasks = [r.task for r in runners if r.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        inflight = {task for r in runners for task in r.inflight}
-        if inflight:
-            _, pending = await asyncio.wait(inflight, timeout=self.stop_grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+                runner.task.cancel()  # don't sit out the parked long poll
+        await asyncio.gather(
+            *(r.task for r in runners if r.task is not None), return_exceptions=True
+        )
         for runner in runners:
             if runner.task is not None:
                 runner.status = ParkStatus.STOPPED
-            await runner.bot.api.http_client.close()
+                await runner.leadership.release()
+            await runner.api.http_client.close()
 
     # -- introspection (health checks, a future Callback API endpoint) --------------------
 
@@ -174,42 +155,52 @@ class VkFrontEnd:
 
     def handler_for_group(self, group_id: int) -> VkHandler | None:
         for runner in self._runners.values():
-            if runner.park.vk_group_id == group_id:
-                return runner.bot.handler
+            if runner.park.group_id == group_id:
+                return runner.handler
         return None
 
     # -- per park -------------------------------------------------------------------------
 
-    def _make_runner(self, park: ParkSettings, token: str, group_id: int) -> _ParkRunner:
-        c = self.container
-        runner = _ParkRunner(park)
+    def _make_runner(self, park: VkPark) -> _ParkRunner:
         api = vkbottle.API(
-            token,
+            park.token,
             # Our own session per bot: closing it cannot break another park's bot.
             http_client=vkbottle.AiohttpClient(timeout=_API_TIMEOUT),
             request_rescheduler=NoReschedule(),
         )
-        api.API_URL = _with_slash(c.settings.vk.api_url)
-        api.API_VERSION = c.settings.vk.api_version
-        sender = VkSender(api, park.slug, retry_delay=self.retry_delay)
-        handler = VkHandler(c.parks[park.slug], group_id, c.registration, c.catalog, sender)
-        polling = _Polling(
-            runner,
-            api=api,
-            group_id=group_id,
-            state_dir=c.settings.data_dir / "vk",
-            wait=self.poll_wait,
+        api.API_URL = _with_slash(self.options.api_url)
+        api.API_VERSION = self.options.api_version
+        sender = VkSender(api, park.slug, retry_delay=self.options.retry_delay)
+        handler = VkHandler(
+            park.slug,
+            park.group_id,
+            self._registration,
+            self._catalog,
+            sender,
+            fetch_names=self.options.fetch_names,
         )
-        bot = _ParkBot(handler, runner.inflight, api=api, polling=polling)
-        bot.error_handler.register_undefined_error_handler(self._polling_error(runner))
-        runner.bot = bot
+        leadership = Leadership(
+            self._leases(self._name(park)),
+            park=park.slug,
+            channel="vk",
+            timing=self.options.lease,
+            log=log,
+        )
+        runner = _ParkRunner(park, api, handler, leadership)
+        runner.polling = CursorPolling(
+            api, park.group_id, wait=self.options.poll_wait, on_server=runner.connected
+        )
+        runner.polling.error_handler.register_undefined_error_handler(self._polling_error(runner))
         return runner
+
+    def _name(self, park: VkPark) -> str:
+        return f"{self.options.lease_prefix}:{park.slug}"
 
     async def _check(self, runner: _ParkRunner) -> None:
         """Ask VK whose token this is, so a wrong one is reported before serving."""
         try:
-            async with asyncio.timeout(self.check_timeout):
-                answer = await runner.bot.api.request("groups.getById", {})
+            async with asyncio.timeout(self.options.check_timeout):
+                answer = await runner.api.request("groups.getById", {})
         except VKAPIError as error:
             if error.code in AUTH_CODES:
                 self._auth_failed(runner, error)
@@ -230,53 +221,96 @@ class VkFrontEnd:
             )
             return
         response = answer.get("response")
-        groups = response.get("groups") if isinstance(response, dict) else response
+        groups = response.get("groups") if isinstance(response, Mapping) else response
         group_id = groups[0].get("id") if groups else None
-        if group_id is not None and group_id != runner.park.vk_group_id:
+        if group_id is not None and group_id != runner.park.group_id:
             runner.status = ParkStatus.MISCONFIGURED
             log.error(
                 "vk %s: the token belongs to community %s, not to vk_group_id %s; "
                 "this park's VK bot is off until the config is fixed",
                 runner.slug,
                 group_id,
-                runner.park.vk_group_id,
+                runner.park.group_id,
                 extra={"park": runner.slug, "channel": "vk", "outcome": "misconfigured"},
             )
 
     async def _supervise(self, runner: _ParkRunner) -> None:
-        delay = self.restart_delay
+        """The lease first; while it is held, poll (restarting after failures)."""
         while not runner.stopping:
-            runner.served = False
+            if runner.status is ParkStatus.STARTING:
+                runner.status = ParkStatus.STANDBY
             try:
-                await runner.bot.run_polling()
-                failure = "polling ended"
-            except VKAPIError as error:
-                if error.code in AUTH_CODES:
-                    self._auth_failed(runner, error)
-                failure = describe(error)
-            except Exception as error:
-                failure = describe(error)
-            if runner.stopping or runner.status is ParkStatus.AUTH_FAILED:
-                return
-            if runner.served:
-                delay = self.restart_delay  # it worked for a while: start over gently
-            runner.status = ParkStatus.RESTARTING
-            log.warning(
-                "vk %s: polling failed (%s); restarting in %.1f s",
-                runner.slug,
-                failure,
-                delay,
-                extra={"park": runner.slug, "channel": "vk", "outcome": "restart"},
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_restart_delay)
+                await runner.leadership.run(lambda: self._lead(runner))
+                return  # the token was refused: off until the config is fixed
+            except Exception:
+                log.exception(
+                    "vk %s: polling crashed; restarting", runner.slug, extra={"park": runner.slug}
+                )
+                await asyncio.sleep(self.options.restart_delay)
+
+    async def _lead(self, runner: _ParkRunner) -> bool:
+        """Poll while leading; True once VK refused the token."""
+        delay = self.options.restart_delay
+        try:
+            while not runner.stopping:
+                runner.served = False
+                try:
+                    await self._poll(runner)
+                    failure = "polling ended"
+                except VKAPIError as error:
+                    if error.code in AUTH_CODES:
+                        self._auth_failed(runner, error)
+                        return True
+                    failure = describe(error)
+                except Exception as error:
+                    failure = describe(error)
+                if runner.status is ParkStatus.AUTH_FAILED:
+                    return True
+                if runner.stopping:
+                    return False
+                if runner.served:
+                    delay = self.options.restart_delay  # it worked a while: start over gently
+                runner.status = ParkStatus.RESTARTING
+                log.warning(
+                    "vk %s: polling failed (%s); restarting in %.1f s",
+                    runner.slug,
+                    failure,
+                    delay,
+                    extra={"park": runner.slug, "channel": "vk", "outcome": "restart"},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.options.max_restart_delay)
+            return False
+        finally:
+            if runner.status not in (ParkStatus.AUTH_FAILED, ParkStatus.MISCONFIGURED):
+                runner.status = ParkStatus.STANDBY
+
+    async def _poll(self, runner: _ParkRunner) -> None:
+        name = self._name(runner.park)
+        runner.polling.resume_from(await self._db.run(lambda uow: uow.cursors.get(name)))
+        async for answer in runner.polling.listen():
+            # A task of its own, so stopping can wait for it to finish and be stored.
+            runner.batch = asyncio.ensure_future(self._handle_answer(runner, name, answer))
+            try:
+                await runner.batch
+            finally:
+                runner.batch = None
+
+    async def _handle_answer(
+        self, runner: _ParkRunner, name: str, answer: Mapping[str, Any]
+    ) -> None:
+        updates = answer.get("updates") or []
+        # handle_update never raises; one peer's updates keep their order (VkHandler).
+        await asyncio.gather(*(runner.handler.handle_update(update) for update in updates))
+        ts = str(answer["ts"])
+        await self._db.run(lambda uow: uow.cursors.set(name, ts))
 
     def _polling_error(self, runner: _ParkRunner) -> Any:
         async def on_error(error: Exception) -> None:
             # Errors inside vkbottle's polling loop; it backs off and retries by itself.
             if isinstance(error, VKAPIError) and error.code in AUTH_CODES:
                 self._auth_failed(runner, error)
-                runner.bot.polling.stop()
+                runner.polling.stop()
                 return
             log.warning(
                 "vk %s: long poll error (%s); retrying",

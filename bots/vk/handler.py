@@ -11,16 +11,19 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bots.common.failures import log_failure
 from bots.vk.incoming import VkIncoming, to_events
 from bots.vk.render import VkMessage, render_message
 from bots.vk.sender import SendResult, VkSender, describe, random_id
-from core.domain.model import Channel, Identity, Park, Profile
+from core.domain.model import Channel, Identity, Profile
 from core.events import Event, Incoming
 from core.replies import Answer, Reply
-from core.services.registration import RegistrationService
 from core.texts import Catalog
+
+if TYPE_CHECKING:
+    from core.services.registration import RegistrationService
 
 log = logging.getLogger("taxireg.vk")
 
@@ -57,9 +60,12 @@ class PeerLocks:
 
 
 class VkHandler:
+    """One park's community; ``handle_update`` takes the raw update dicts of Bots Long Poll
+    and of the Callback API alike."""
+
     def __init__(
         self,
-        park: Park,
+        park: str,
         group_id: int,
         registration: RegistrationService,
         catalog: Catalog,
@@ -77,10 +83,11 @@ class VkHandler:
         self._names: OrderedDict[int, str | None] = OrderedDict()
         self._chats_told: OrderedDict[int, None] = OrderedDict()
 
-    async def handle_update(self, update: Mapping[str, Any]) -> int:
-        """Handle one Long Poll / Callback update; returns how many messages were sent.
+    async def handle_update(self, update: Mapping[str, Any]) -> None:
+        """Handle one Long Poll / Callback API update: core's answer goes out as messages.
 
-        Never raises: a failing update is logged and must not stop the others.
+        Returns once the update is committed and answered. Never raises: a failing update
+        is logged (without SQL parameters) and must not stop the others.
         """
         kind = update.get("type")
         try:
@@ -88,19 +95,22 @@ class VkHandler:
                 obj = update.get("object")
                 message = VkIncoming.from_update(obj) if isinstance(obj, Mapping) else None
                 if message is None:
-                    log.warning("vk %s: malformed message_new ignored", self.park.slug)
-                    return 0
-                return await self.handle_message(message)
+                    log.warning("vk %s: malformed message_new ignored", self.park)
+                    return
+                await self.handle_message(message)
+                return
             # An edit of a message that was already answered: acting on it again would
             # repeat or contradict the answer, and a hint about it is noise. Ignored, as
             # are the other event types (typing, allow/deny, our own replies).
-            log.debug("vk %s: %s ignored", self.park.slug, kind)
-            return 0
-        except Exception:
-            log.exception(
-                "vk %s: update failed", self.park.slug, extra=self._extra(outcome="error")
+            log.debug("vk %s: %s ignored", self.park, kind)
+        except Exception as error:
+            log_failure(
+                log,
+                "vk %s: update failed",
+                self.park,
+                exc=error,
+                extra=self._extra(outcome="error"),
             )
-            return 0
 
     async def handle_message(self, message: VkIncoming) -> int:
         if message.from_id <= 0:
@@ -130,7 +140,7 @@ class VkHandler:
                 sent += result is SendResult.SENT
         log.debug(
             "vk %s: message handled",
-            self.park.slug,
+            self.park,
             extra=self._extra(peer=message.peer_id, replies=sent),
         )
         return sent
@@ -141,15 +151,15 @@ class VkHandler:
         # Two events may come from one message (a ref link's Start, then the text): each
         # needs its own increasing number or core would drop the second as a repeat.
         event_id = None if message.number is None else message.number * 2 + index
-        incoming = Incoming(self.park.slug, who, event, profile, event_id)
+        incoming = Incoming(self.park, who, event, profile, event_id)
         try:
             return await self.registration.handle(incoming)
         except Exception as error:
-            log.error(
-                "vk %s: registration failed: %s",
-                self.park.slug,
-                describe(error),
-                exc_info=True,
+            log_failure(
+                log,
+                "vk %s: registration failed",
+                self.park,
+                exc=error,
                 extra=self._extra(outcome="error"),
             )
             lang = self.catalog.pick(message.language)
@@ -167,7 +177,7 @@ class VkHandler:
             users = answer.get("response") or [{}]
             name = str(users[0].get("first_name") or "").strip() or None
         except Exception as error:  # the name is optional: never fail the message for it
-            log.info("vk %s: users.get failed: %s", self.park.slug, describe(error))
+            log.info("vk %s: users.get failed: %s", self.park, describe(error))
         _remember(self._names, user_id, name)
         return name
 
@@ -182,11 +192,11 @@ class VkHandler:
         text = self.catalog.text(lang, "private-only")
         rid = random_id(self.group_id, message.peer_id, message.number, 0)
         result = await self.sender.send(message.peer_id, VkMessage(text, None), rid)
-        log.info("vk %s: chat message answered with private-only", self.park.slug)
+        log.info("vk %s: chat message answered with private-only", self.park)
         return int(result is SendResult.SENT)
 
     def _extra(self, **fields: object) -> dict[str, object]:
-        return {"park": self.park.slug, "channel": Channel.VK.value, **fields}
+        return {"park": self.park, "channel": Channel.VK.value, **fields}
 
 
 def _remember(cache: OrderedDict[int, Any], key: int, value: Any) -> None:

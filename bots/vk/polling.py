@@ -1,18 +1,20 @@
-"""vkbottle's Bots Long Poll adjusted for a long-running service.
+"""vkbottle's Bots Long Poll, resumed from the position kept in the database.
 
-* The long-poll ``ts`` is kept in ``data_dir/vk/<group_id>.json`` instead of the current
-  directory, and restored at start: messages sent while the bot was restarting are still
-  answered (core ignores a repeated delivery by the message number).
-* A non-JSON answer (VK's 5xx page) is not retried by sleeping inside vkbottle, which would
-  hold the caller for seconds: it raises, and the caller's own policy decides.
+vkbottle's ``BotPolling.listen()`` yields each answer of the long-poll server; the caller
+handles its updates and only then stores the answer's ``ts`` (``bots.vk.app``), so a crash
+before that makes the next poller, in this process or another, get those updates again, and
+core recognises them by message number. ``restore_server_ts`` and ``save_server_ts`` are
+BotPolling's own hooks for where the position lives: here it is passed in before each
+``listen()`` and saved by the caller, never in a file.
+
+A non-JSON answer (VK's 5xx page) is not retried by sleeping inside vkbottle, which would
+hold the caller for seconds: it raises, and the caller's own policy decides.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from bots.vk.compat import vkbottle
@@ -31,37 +33,35 @@ class NoReschedule(ABCRequestRescheduler):  # type: ignore[misc,valid-type]
         raise VkUnavailable(f"{method}: VK answered with a non-JSON body")
 
 
-class StatePolling(BotPolling):  # type: ignore[misc,valid-type]
-    """BotPolling that keeps its ``ts`` in our data directory."""
+class CursorPolling(BotPolling):  # type: ignore[misc,valid-type]
+    """BotPolling that starts from ``resume_from``'s ts and saves nothing by itself."""
 
-    def __init__(self, api: Any, group_id: int, state_dir: Path, wait: int = 25) -> None:
-        super().__init__(api, group_id=group_id, wait=wait)
-        self.state_path = state_dir / f"{group_id}.json"
-        self._saved: str | None = None
+    def __init__(
+        self,
+        api: Any,
+        group_id: int,
+        wait: int = 25,
+        on_server: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(api, group_id=group_id, wait=wait, skip_old_events=False)
+        self._resume: str | None = None
+        self._on_server = on_server
+
+    def resume_from(self, ts: str | None) -> None:
+        """The stored position for the next ``listen()``; None starts from VK's current."""
+        self._resume = ts
+
+    async def get_server(self) -> dict[str, Any]:
+        server: dict[str, Any] = await super().get_server()
+        if self._on_server is not None:
+            self._on_server()
+        return server
 
     def restore_server_ts(self, server: dict[str, Any]) -> dict[str, Any]:
-        try:
-            ts = json.loads(self.state_path.read_text(encoding="utf-8")).get("ts")
-        except FileNotFoundError:
-            return server
-        except (OSError, ValueError, AttributeError) as exc:
-            log.warning("vk: cannot read long-poll state %s: %s", self.state_path, exc)
-            return server
-        if ts is not None:
+        if self._resume is not None:
             # Too old a ts makes VK answer {"failed": 1} with a fresh one: no harm.
-            server["ts"] = str(ts)
-            self._saved = str(ts)
+            server["ts"] = self._resume
         return server
 
     def save_server_ts(self, server: dict[str, Any]) -> None:
-        ts = str(server["ts"])
-        if ts == self._saved:
-            return  # an empty poll: nothing new to remember
-        try:
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.state_path.with_suffix(".tmp")
-            temp.write_text(json.dumps({"ts": ts}), encoding="utf-8")
-            os.replace(temp, self.state_path)
-            self._saved = ts
-        except OSError as exc:
-            log.warning("vk: cannot save long-poll state %s: %s", self.state_path, exc)
+        """Saved by the caller once the updates are handled (it needs the database)."""

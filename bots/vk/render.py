@@ -2,15 +2,16 @@
 
 Quick replies become a persistent keyboard of Text buttons whose payload names the core
 action, so a pressed button is understood whatever its label; links become an inline
-keyboard of OpenLink buttons, or plain text lines when they do not fit VK's limits.
+keyboard of OpenLink buttons, or plain text lines when they do not fit VK's limits. The
+keyboards are built with vkbottle's keyboard builders.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from bots.vk.compat import vkbottle
 from core.replies import ButtonKind
 from core.texts.catalog import Rendered, RenderedButton, RenderedLink
 
@@ -22,6 +23,7 @@ MAX_ROWS = 10
 MAX_TEXT = 4096
 
 ACTION_KEY = "action"
+_SECONDARY = vkbottle.KeyboardButtonColor.SECONDARY
 
 
 @dataclass(frozen=True)
@@ -56,26 +58,28 @@ def render_message(rendered: Rendered, *, link_buttons: bool = True) -> VkMessag
 def _reply_keyboard(buttons: tuple[RenderedButton, ...]) -> str:
     # One button per row: Russian labels are long and VK cuts them off in narrow rows.
     # Contact buttons are Telegram's; core never asks VK for one, so they are dropped.
-    rows: list[list[dict[str, Any]]] = []
+    keyboard = vkbottle.Keyboard(one_time=False, inline=False)
+    rows = 0
     for button in buttons:
         if button.kind is not ButtonKind.ACTION or button.action is None:
             continue
         payload = action_payload(button.action.value)
-        if len(payload) > MAX_PAYLOAD or len(rows) == MAX_ROWS:
+        if len(payload) > MAX_PAYLOAD or rows == MAX_ROWS:
             continue
-        action = {"type": "text", "label": _label(button.text), "payload": payload}
-        rows.append([{"action": action, "color": "primary" if not rows else "secondary"}])
+        color = vkbottle.KeyboardButtonColor.PRIMARY if not rows else _SECONDARY
+        keyboard.row().add(vkbottle.Text(_label(button.text), payload), color)
+        rows += 1
     # An empty keyboard is VK's way of removing the current one.
-    return _dump({"one_time": False, "inline": False, "buttons": rows})
+    return keyboard.get_json()
 
 
 def _link_keyboard(links: tuple[RenderedLink, ...]) -> str | None:
     if len(links) > MAX_INLINE_ROWS or any(len(link.text) > MAX_LABEL for link in links):
         return None
-    rows = [
-        [{"action": {"type": "open_link", "link": link.url, "label": link.text}}] for link in links
-    ]
-    return _dump({"inline": True, "buttons": rows})
+    keyboard = vkbottle.Keyboard(inline=True)
+    for link in links:
+        keyboard.row().add(vkbottle.OpenLink(link.url, link.text))
+    return keyboard.get_json()
 
 
 def _label(text: str) -> str:
@@ -84,7 +88,3 @@ def _label(text: str) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
-
-
-def _dump(keyboard: dict[str, Any]) -> str:
-    return json.dumps(keyboard, ensure_ascii=False, separators=(",", ":"))

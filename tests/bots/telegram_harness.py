@@ -13,15 +13,16 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from aiogram.utils.backoff import BackoffConfig
 
 from app.bootstrap import Container, build
+from app.runner import telegram_front_end, telegram_options
 from app.settings import Settings, load_settings
-from bots.telegram.app import TelegramFrontEnd, TelegramOptions
+from bots.telegram.app import TelegramFrontEnd
 from bots.telegram.polling import PollingOptions
 from bots.telegram.sender import RetryPolicy
 from tests.conftest import PARKS, reset_postgres
@@ -50,20 +51,29 @@ SHARE_PHONE = "Отправить номер телефона"
 REGISTERED = "Регистрация завершена!"
 UNSUPPORTED = "Я понимаю только текст и кнопки."
 
-FAST = TelegramOptions(
-    retry=RetryPolicy(backoff=0.01),
-    polling=PollingOptions(
+# Tuning over the options ``taxireg run`` builds from the settings: the product waits
+# seconds, the tests must not.
+FAST: dict[str, Any] = {
+    "retry": RetryPolicy(backoff=0.01),
+    "polling": PollingOptions(
         polling_timeout=1,
         backoff=BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.5, jitter=0.0),
         standby_interval=0.05,
         lease_check_interval=0.1,
+        straggler_wait=0.2,
     ),
-    check_timeout=5.0,
-    drain_timeout=5.0,
-)
+    "check_timeout": 5.0,
+    "drain_timeout": 5.0,
+}
 WAIT = 10.0  # generous bound for any single exchange; never reached when things work
 
 _user_ids = itertools.count(500_001)
+
+
+def front_end(app: Container, tuning: dict[str, Any] | None = None) -> TelegramFrontEnd:
+    """The front end as ``taxireg run`` wires it, with the tests' tuning."""
+    options = replace(telegram_options(app.settings), **(FAST if tuning is None else tuning))
+    return telegram_front_end(app, options)
 
 
 def telegram_parks(tokens: dict[str, str | None]) -> list[dict[str, Any]]:
@@ -78,7 +88,7 @@ class World:
     settings: Settings
     clock: FakeClock = field(default_factory=FakeClock)
     sms: RecordingSms = field(default_factory=RecordingSms)
-    options: TelegramOptions = FAST
+    options: dict[str, Any] = field(default_factory=lambda: dict(FAST))
     app: Container | None = None
     front: TelegramFrontEnd | None = None
 
@@ -89,7 +99,7 @@ class World:
 
     async def start(self) -> None:
         self.app = await build(self.settings, clock=self.clock, sms=self.sms)
-        self.front = TelegramFrontEnd(self.app, self.options)
+        self.front = front_end(self.app, self.options)
         before = {t: len(self.fake.calls("getUpdates", token=t)) for t in TOKENS.values()}
         await self.front.start()
         for slug in self.front.bots:  # serving = each running bot is in its first poll
@@ -249,7 +259,7 @@ async def running_world(
     *,
     tokens: dict[str, str | None] | None = None,
     fake_bots: dict[str, str] | None = None,
-    options: TelegramOptions = FAST,
+    options: dict[str, Any] | None = None,
 ) -> AsyncIterator[World]:
     """FakeTelegram with the parks' bots, the app on ``database_url``, bots polling."""
     if database_url.startswith("postgresql"):
@@ -264,7 +274,7 @@ async def running_world(
             telegram={"api_server": fake.base_url, "polling_timeout": 1},
             parks=telegram_parks(tokens if tokens is not None else dict(TOKENS)),
         )
-        world = World(fake, settings, options=options)
+        world = World(fake, settings, options=dict(FAST if options is None else options))
         await world.start()
         try:
             yield world

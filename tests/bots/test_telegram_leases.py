@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import build
-from bots.telegram.app import TelegramFrontEnd
-from tests.bots.telegram_harness import ASK_CODE, ASK_CONTACT, FAST, running_world
+from tests.bots.telegram_harness import ASK_CODE, ASK_CONTACT, front_end, running_world
 from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs TAXIREG_TEST_POSTGRES_URL")
@@ -23,7 +22,7 @@ async def test_the_standby_takes_over_when_the_leader_stops(
     async with running_world(POSTGRES_URL, tmp_path) as world:
         # A second process: same config, same database, its own engine and front end.
         standby_app = await build(world.settings, clock=world.clock, sms=world.sms)
-        standby = TelegramFrontEnd(standby_app, FAST)
+        standby = front_end(standby_app)
         try:
             await standby.start()
             driver = world.chat()

@@ -142,9 +142,12 @@ async def test_messages_sent_while_restarting_are_answered(
 
     sent = await vk.fake.wait_for_sent(user.peer_id, 3, group_id=MOS)
     assert sent[-1].message == t(vk, "otp-sent", phone=PHONE)
-    # The long-poll position lives in the data directory, not in the current directory.
-    assert (tmp_path / "data" / "vk" / f"{MOS}.json").is_file()
+    # The long-poll position lives in the database, not in a file here or in the data dir.
+    stored = await vk.container.db.run(lambda uow: uow.cursors.get("vk:mos"))
+    assert stored is not None
+    assert int(stored) >= 2
     assert os.listdir(cwd) == []
+    assert not (tmp_path / "data" / "vk").exists()
 
 
 async def test_failing_update_says_try_later_and_the_next_one_works(

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from app.bootstrap import Container, build
+from app.runner import vk_front_end, vk_options
 from app.settings import Settings, load_settings
+from bots.common.leadership import LeaseTiming
 from bots.vk.app import VkFrontEnd
 from core.replies import Action
 from tests.conftest import PARKS, reset_postgres
@@ -25,9 +27,15 @@ from tests.fakes.vk_server import FakeVK, Sent
 
 MOS, SPB = 1001, 2002
 TOKENS = {"mos": "vk-token-mos-0123456789abcdef", "spb": "vk-token-spb-0123456789abcdef"}
-SERVING = {"starting", "running"}
+SERVING = {"starting", "standby", "running", "restarting"}
 # Fast retries: the product waits seconds, the tests must not.
-FAST = {"retry_delay": 0.01, "restart_delay": 0.05, "stop_grace": 2.0, "check_timeout": 5.0}
+FAST: dict[str, Any] = {
+    "retry_delay": 0.01,
+    "restart_delay": 0.05,
+    "stop_grace": 2.0,
+    "check_timeout": 5.0,
+    "lease": LeaseTiming(standby_interval=0.05, check_interval=0.1),
+}
 
 
 def vk_settings(
@@ -61,7 +69,8 @@ class VkWorld:
     async def start(self) -> None:
         marks = {gid: self.fake.polls(gid) for gid in (MOS, SPB)}
         self.container = await build(self.settings, clock=self.clock, sms=self.sms)
-        self.front = VkFrontEnd(self.container, **self.front_options)
+        options = replace(vk_options(self.settings), **self.front_options)
+        self.front = vk_front_end(self.container, options)
         await self.front.start()
         serving = {s for s, status in self.front.status().items() if status in SERVING}
         for slug, gid in (("mos", MOS), ("spb", SPB)):

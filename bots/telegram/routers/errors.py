@@ -9,6 +9,7 @@ from aiogram import Bot
 from aiogram.enums import ChatType
 from aiogram.types import Chat, ErrorEvent, User
 
+from bots.common.failures import log_failure
 from bots.telegram.responder import Responder
 from core.domain.phones import mask_phone
 
@@ -25,10 +26,10 @@ async def on_error(
 ) -> None:
     update = event.update
     contact = update.message.contact if update.message else None
-    _hide_sql_parameters(event.exception)
-    log.error(
+    log_failure(
+        log,
         "update failed",
-        exc_info=event.exception,
+        exc=event.exception,
         extra={
             "park": park or "-",
             "update_id": update.update_id,
@@ -43,14 +44,3 @@ async def on_error(
         await responder.say(bot, park, event_chat.id, "try-later", language)
     except Exception:  # the apology is best effort; the error is already logged
         log.warning("could not tell the user to try later", extra={"park": park})
-
-
-def _hide_sql_parameters(exc: BaseException | None) -> None:
-    # SQLAlchemy errors print the statement's parameters (phones, names) in str(exc) and so
-    # in the traceback; they honour this flag. Duck-typed: front ends do not import storage.
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if hasattr(exc, "hide_parameters"):
-            exc.hide_parameters = True
-        exc = exc.__cause__ or exc.__context__

@@ -1,0 +1,1 @@
+"""What every front end shares: failure logging and polling under a lease."""
