@@ -15,12 +15,20 @@ composition root (``app``) wires them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.delivery import (
+    OutboxRow,
+    Outcome,
+    ReferralCount,
+    SendResult,
+    Status,
+    Targets,
+)
 from core.domain.model import (
     Alerts,
     AuditEntry,
@@ -132,8 +140,78 @@ class ConversationRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
+    """The alert queue. A claim is a lease on rows: they stay pending, marked with the
+    worker and an expiry, so rows of a worker that died are claimed again after it."""
+
     def add(self, notification: Notification) -> None:
         """Queue a notification; a repeated ``key`` is ignored (idempotent)."""
+        ...
+
+    def claim(
+        self,
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        limit: int,
+        parks: Collection[str] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows, each the oldest pending row of its recipient,
+        oldest due first; concurrent claimers never get the same row."""
+        ...
+
+    def targets(self, rows: Sequence[OutboxRow]) -> Targets:
+        """The partners and drivers the rows are addressed to (chat, settings)."""
+        ...
+
+    def record(self, outcomes: Sequence[Outcome], worker: str) -> None:
+        """Apply outcomes. ``Sent`` sticks whoever holds the claim; the others only apply
+        while ``worker`` still holds the row."""
+        ...
+
+    def release(self, worker: str) -> int:
+        """Hand back every row ``worker`` still holds; returns how many."""
+        ...
+
+    def reactivate(self, now: datetime, stale_after: timedelta) -> list[tuple[OwnerKind, int]]:
+        """Wake held rows of recipients who can be reached again; returns those recipients.
+        Blocked rows older than ``stale_after`` expire instead."""
+        ...
+
+    def get(self, row_id: int) -> OutboxRow | None: ...
+
+    def list(
+        self,
+        *,
+        status: Status | None = None,
+        park: str | None = None,
+        partner_ids: Collection[int] | None = None,
+        limit: int = 100,
+    ) -> list[OutboxRow]:
+        """Newest first."""
+        ...
+
+    def counts(self) -> dict[Status, int]: ...
+
+    def requeue(self, row_id: int, now: datetime) -> OutboxRow | None:
+        """Operator retry: pending, due ``now``, attempts reset; None if absent or sent."""
+        ...
+
+
+class DigestRepository(Protocol):
+    def referrals(self, park: str, day_start: datetime, day_end: datetime) -> list[ReferralCount]:
+        """Registrations through each partner's code of ``park`` before ``day_end``, by
+        channel and source, with those from ``day_start`` on counted as today's."""
+        ...
+
+
+class HousekeepingRepository(Protocol):
+    def clear_expired_otps(self, now: datetime) -> int:
+        """Forget one-time codes that expired before ``now``; returns how many."""
+        ...
+
+    def delete_abandoned(self, before: datetime) -> int:
+        """Delete unfinished registrations untouched since ``before``; returns how many."""
         ...
 
 
@@ -232,6 +310,8 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     cursors: CursorRepository
     ledger: LedgerRepository
+    digests: DigestRepository
+    housekeeping: HousekeepingRepository
 
 
 class Database(Protocol):
@@ -280,6 +360,6 @@ class Messenger(Protocol):
         """The parks it can send for."""
         ...
 
-    def send(self, park: str, chat_id: int, text: str) -> Awaitable[object]:
-        """Send and report the outcome as one of ``core.domain.delivery``'s send results."""
+    def send(self, park: str, chat_id: int, text: str) -> Awaitable[SendResult]:
+        """Send; every answer, error or timeout is reported as a send result, never raised."""
         ...

@@ -1,38 +1,44 @@
-"""``taxireg run``'s notification part: an APScheduler 3 AsyncIOScheduler with three jobs.
+"""``taxireg run``'s notification part: APScheduler wiring around core's use cases.
 
-* ``deliver`` every ``notifications.deliver_interval_seconds``: one relay pass;
-* ``digest:<park>`` daily at ``notifications.digest_time`` in each park's time zone;
-* ``cleanup`` hourly: expired one-time codes, abandoned registrations.
+* ``deliver`` every ``deliver_interval_seconds``: one relay pass (``DeliveryService.run``);
+* ``digest:<park>`` daily at ``digest_time`` in each park's time zone (``DigestService``);
+* ``cleanup`` hourly: expired one-time codes, abandoned registrations (``CleanupService``).
 
-Stopping is graceful: the relay stops claiming, requests already sent to Telegram finish and
-are recorded, and every row this process still holds is released for others at once
-(instead of after its lease).
+The decisions live in core; this module only says *when*. Stopping is graceful: the relay
+stops claiming, the send on the wire finishes and is recorded, and every row this process
+still holds is released for others at once (instead of after its claim runs out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.jobs import JobContext, cleanup_once, deliver_once, digest_once
-from scheduler.policy import parse_hhmm
-from scheduler.telegram_sender import TelegramSender
-
-if TYPE_CHECKING:
-    from app.bootstrap import Container
+from core.domain.model import Park
+from core.ports import Clock
+from core.services.cleanup import CleanupService
+from core.services.delivery import DeliveryService
+from core.services.digest import DigestService
 
 log = logging.getLogger("taxireg.notify")
 
-CLEANUP_EVERY = timedelta(hours=1)
-# A digest missed by up to this much (process restarting around digest time) still runs.
-DIGEST_GRACE = timedelta(hours=1)
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    deliver_interval_seconds: float = 3.0
+    digest_time: time = time(20, 0)
+    """Park-local time of the partners' daily digest."""
+    cleanup_every: timedelta = timedelta(hours=1)
+    digest_grace: timedelta = timedelta(hours=1)
+    """A digest missed by up to this much (a restart around digest time) still runs."""
 
 
 class NotificationScheduler:
@@ -40,40 +46,55 @@ class NotificationScheduler:
 
     def __init__(
         self,
-        container: Container,
         *,
-        sender: TelegramSender | None = None,
-        worker: str | None = None,
+        options: SchedulerOptions,
+        delivery: DeliveryService,
+        digests: DigestService,
+        cleanup: CleanupService,
+        parks: Mapping[str, Park],
+        clock: Clock,
     ) -> None:
-        self.container = container
-        self.ctx = JobContext.from_container(container, sender=sender, worker=worker)
+        self.options = options
+        self.delivery = delivery
+        self.digests = digests
+        self.cleanup = cleanup
+        self.parks = dict(parks)
+        self.clock = clock
         self._scheduler: AsyncIOScheduler | None = None
 
+    @property
+    def scheduler(self) -> AsyncIOScheduler | None:
+        """The running APScheduler (None when stopped), for inspection."""
+        return self._scheduler
+
     async def start(self) -> None:
-        settings = self.ctx.settings
+        options = self.options
         scheduler = AsyncIOScheduler()
         now = datetime.now().astimezone()
         scheduler.add_job(
             self._deliver,
-            IntervalTrigger(seconds=settings.deliver_interval_seconds),
+            IntervalTrigger(seconds=options.deliver_interval_seconds),
             id="deliver",
             next_run_time=now,  # drain what queued up while we were down
             # A pass drains a backlog for as long as it takes; a run that starts meanwhile
-            # returns at once (Relay.run), where max_instances=1 would log a warning each time.
+            # returns at once (DeliveryService.run), where max_instances=1 would log a
+            # warning each time.
             max_instances=2,
             coalesce=True,
         )
         scheduler.add_job(
             self._cleanup,
-            IntervalTrigger(seconds=CLEANUP_EVERY.total_seconds()),
+            IntervalTrigger(seconds=options.cleanup_every.total_seconds()),
             id="cleanup",
             next_run_time=now,
             max_instances=1,
             coalesce=True,
         )
-        at = settings.digest_clock
-        for slug in sorted(self.ctx.sender.parks):
-            park = self.ctx.parks[slug]
+        at = options.digest_time
+        # Digests for the parks whose bots can send; the outbox key keeps a digest single
+        # when several processes run the job.
+        for slug in sorted(set(self.delivery.messenger.parks) & set(self.parks)):
+            park = self.parks[slug]
             scheduler.add_job(
                 self._digest,
                 CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(park.timezone)),
@@ -81,32 +102,29 @@ class NotificationScheduler:
                 id=f"digest:{slug}",
                 max_instances=1,
                 coalesce=True,
-                misfire_grace_time=int(DIGEST_GRACE.total_seconds()),
+                misfire_grace_time=int(options.digest_grace.total_seconds()),
             )
-            if self._digest_just_missed(park.timezone):
+            if self.digest_just_missed(park.timezone):
                 scheduler.add_job(self._digest, args=(slug,), id=f"digest-catch-up:{slug}")
         scheduler.start()
         self._scheduler = scheduler
-        log.info(
-            "notification scheduler started (worker %s, parks %s)",
-            self.ctx.relay.worker,
-            ", ".join(sorted(self.ctx.sender.parks)) or "-",
-        )
+        log.info("notification scheduler started (worker %s)", self.delivery.worker)
 
-    def _digest_just_missed(self, timezone: str) -> bool:
-        # A cron trigger only looks forward: a restart at 20:00:05 would skip today's digest.
-        local = self.ctx.clock.now().astimezone(ZoneInfo(timezone))
-        due = datetime.combine(local.date(), parse_hhmm(self.ctx.settings.digest_time))
-        due = due.replace(tzinfo=local.tzinfo)
-        return timedelta(0) <= local - due < DIGEST_GRACE
+    def digest_just_missed(self, timezone: str) -> bool:
+        """Whether today's digest time passed less than the grace ago (a cron trigger only
+        looks forward: a restart at 20:00:05 would skip today's digest)."""
+        local = self.clock.now().astimezone(ZoneInfo(timezone))
+        due = datetime.combine(local.date(), self.options.digest_time, tzinfo=local.tzinfo)
+        return timedelta(0) <= local - due < self.options.digest_grace
 
     async def stop(self) -> None:
-        released = await self.ctx.relay.stop()
+        if self._scheduler is not None:
+            self._scheduler.pause()  # no new pass starts while the running one winds down
+        released = await self.delivery.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
-        await self.ctx.aclose()
         log.info("notification scheduler stopped, %d claimed row(s) released", released)
 
     # Job bodies log and swallow errors: APScheduler would log them too, but without saying
@@ -114,18 +132,18 @@ class NotificationScheduler:
 
     async def _deliver(self) -> None:
         try:
-            await deliver_once(self.ctx)
+            await self.delivery.run()
         except Exception:
             log.exception("delivery pass failed")
 
     async def _digest(self, park: str) -> None:
         try:
-            await digest_once(self.ctx, park)
+            await self.digests.queue(park)
         except Exception:
             log.exception("digest for park %s failed", park)
 
     async def _cleanup(self) -> None:
         try:
-            await cleanup_once(self.ctx)
+            await self.cleanup.run()
         except Exception:
             log.exception("cleanup failed")

@@ -1,4 +1,4 @@
-"""Outbox queries for the notification relay: claim, record outcomes, release, re-activate.
+"""``core.ports.OutboxRepository`` on a synchronous connection: the alert queue.
 
 A claim is a lease: the row stays ``pending`` with ``claimed_until``/``claimed_by`` set, so a
 worker that dies simply lets the lease run out and the row is claimed again. Only the oldest
@@ -13,7 +13,6 @@ never take the same row and never wait for each other. SQLite has a single write
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,33 +31,44 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
+from core.domain.delivery import (
+    Defer,
+    DriverTarget,
+    Final,
+    FlagUnreachable,
+    Hold,
+    OutboxRow,
+    Outcome,
+    PartnerTarget,
+    Release,
+    Retry,
+    Sent,
+    SentAs,
+    Status,
+    Targets,
+)
+from core.domain.model import Alerts, Channel, Notification, OwnerKind
+from core.ports import Clock
 from storage import tables as t
 
 o = t.outbox
 
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # refused for good by Telegram for reasons of the message itself
-    DEAD = "dead"  # max_attempts transient failures
-    UNDELIVERABLE = "undeliverable"  # the recipient blocked the bot / the chat is gone
-    EXPIRED = "expired"  # waited too long for the recipient to link a chat
-
-
-class Hold(StrEnum):
-    """Why a row is parked rather than sent (column ``hold``)."""
-
-    UNLINKED = "unlinked"
-    BLOCKED = "blocked"
-    QUIET = "quiet"
-
+# Columns whose name in core differs from the table's, and columns core sees as enums.
+_RENAMED = {"park_slug": "park", "idempotency_key": "key"}
+_ENUMS: dict[str, type[StrEnum]] = {
+    "recipient_kind": OwnerKind,
+    "status": Status,
+    "hold": Hold,
+    "sent_as": SentAs,
+}
+_ERROR_CHARS = 1000  # last_error is Text; a page of Telegram's description is enough
 
 # Literals, not bound parameters: SQLite (and PostgreSQL's generic plans) use a partial
 # index only when the query's WHERE visibly implies the index's WHERE.
-_PENDING = literal_column("'pending'")
+_PENDING = literal_column(f"'{Status.PENDING.value}'")
 _IS_PENDING = o.c.status == _PENDING
 
 # Not conditioned on the claim: the message did go out, and recording it stops anyone from
@@ -67,7 +77,7 @@ _MARK_SENT = (
     update(o)
     .where(o.c.id == bindparam("b_id"), _IS_PENDING)
     .values(
-        status="sent",
+        status=Status.SENT.value,
         sent_at=bindparam("b_at", type_=t.UTCDateTime),
         sent_as=bindparam("b_as"),
         attempts=o.c.attempts + bindparam("b_try"),
@@ -76,138 +86,66 @@ _MARK_SENT = (
         claimed_by=None,
     )
 )
+_UNCLAIM = {"claimed_until": None, "claimed_by": None}
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    park: str
-    recipient_kind: str
-    recipient_id: int
-    kind: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    created_at: datetime
-    hold: str | None = None
-    last_error: str | None = None
-    claimed_until: datetime | None = None
-    claimed_by: str | None = None
-    sent_at: datetime | None = None
-    sent_as: str | None = None
-    idempotency_key: str = ""
+def outbox_row(row: Any) -> OutboxRow:
+    """A result row of the outbox table (every column) as core's view of it."""
+    values = {}
+    for column in o.c:
+        value = getattr(row, column.name)
+        enum = _ENUMS.get(column.name)
+        if enum is not None and value is not None:
+            value = enum(value)
+        values[_RENAMED.get(column.name, column.name)] = value
+    values["payload"] = dict(values["payload"] or {})
+    return OutboxRow(**values)
 
 
-def _row(row: Any) -> OutboxRow:
-    return OutboxRow(
-        id=row.id,
-        park=row.park_slug,
-        recipient_kind=row.recipient_kind,
-        recipient_id=row.recipient_id,
-        kind=row.kind,
-        payload=dict(row.payload or {}),
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        created_at=row.created_at,
-        hold=row.hold,
-        last_error=row.last_error,
-        claimed_until=row.claimed_until,
-        claimed_by=row.claimed_by,
-        sent_at=row.sent_at,
-        sent_as=row.sent_as,
-        idempotency_key=row.idempotency_key,
-    )
-
-
-# -- outcomes of one delivery attempt, recorded in batches ---------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    id: int
-    at: datetime
-    sent_as: str = "telegram"
-
-
-@dataclass(frozen=True)
-class Retry:
-    """A transient failure: try again at ``at``; the recipient's later rows wait too."""
-
-    id: int
-    at: datetime
-    error: str
-    count_attempt: bool = True  # a 429 is throttling, not a failure of this message
-
-
-@dataclass(frozen=True)
-class Defer:
-    """Not tried: wait until ``at`` (quiet hours, recipient not linked yet)."""
-
-    id: int
-    at: datetime
-    hold: Hold
-    note: str
-
-
-@dataclass(frozen=True)
-class Final:
-    """The row leaves the queue: dead, failed, undeliverable or expired."""
-
-    id: int
-    status: Status
-    error: str
-    attempted: bool = False
-    hold: Hold | None = None
-
-
-@dataclass(frozen=True)
-class Release:
-    """Hand the row back untouched (shutting down, or the lease is about to run out)."""
-
-    id: int
-
-
-@dataclass(frozen=True)
-class FlagUnreachable:
-    """The partner's chat refused us: stop trying until they come back to the bot."""
-
-    partner_id: int
-    chat_id: int
-
-
-Outcome = Sent | Retry | Defer | Final | Release | FlagUnreachable
-
-
-@dataclass(frozen=True)
-class PartnerTarget:
-    id: int
-    chat_id: int | None
-    unreachable: bool
-    alerts: str
-    quiet_from: str | None
-    quiet_to: str | None
-
-
-@dataclass(frozen=True)
-class DriverTarget:
-    id: int
-    chat_id: int | None
-    lang: str
-
-
-class OutboxStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+class SqlOutbox:
+    def __init__(self, conn: Connection, clock: Clock) -> None:
+        self.conn = conn
+        self.clock = clock
 
     @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+    def _postgres(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def add(self, notification: Notification) -> None:
+        now = self.clock.now()
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        self.conn.execute(
+            insert(o)
+            .values(
+                park_slug=notification.park,
+                recipient_kind=notification.recipient_kind.value,
+                recipient_id=notification.recipient_id,
+                kind=notification.kind,
+                payload=notification.payload,
+                idempotency_key=notification.key,
+                status=Status.PENDING.value,
+                attempts=0,
+                next_attempt_at=notification.not_before or now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[o.c.idempotency_key])
+        )
 
     # -- claiming --------------------------------------------------------------------------
 
-    def _claimable(self, now: datetime, parks: Collection[str] | None) -> list[Any]:
+    def claim_statement(
+        self,
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        limit: int,
+        parks: Collection[str] | None = None,
+    ) -> Executable:
+        """The claim as one UPDATE ... RETURNING (public so tests can EXPLAIN it)."""
+        values = {"claimed_until": now + lease, "claimed_by": worker}
+        if not self._postgres:
+            return _sqlite_claim(now=now, limit=limit, parks=parks, **values)
         earlier = o.alias("earlier")
         blocked_by_earlier = exists().where(
             earlier.c.recipient_kind == o.c.recipient_kind,
@@ -222,25 +160,10 @@ class OutboxStore:
             ~blocked_by_earlier,
         ]
         if parks is not None:
-            conditions.append(o.c.park_slug.in_(list(parks)))
-        return conditions
-
-    def claim_statement(
-        self,
-        *,
-        now: datetime,
-        worker: str,
-        lease: timedelta,
-        limit: int,
-        parks: Collection[str] | None = None,
-    ) -> Executable:
-        """The claim as one UPDATE ... RETURNING (public so tests can EXPLAIN it)."""
-        values = {"claimed_until": now + lease, "claimed_by": worker}
-        if self.dialect == "sqlite":
-            return _sqlite_claim(now=now, limit=limit, parks=parks, **values)
+            conditions.append(o.c.park_slug.in_(sorted(parks)))
         pick = (
             select(o.c.id)
-            .where(*self._claimable(now, parks))
+            .where(*conditions)
             .order_by(o.c.next_attempt_at, o.c.id)
             .limit(limit)
             # Locked rows are being claimed by another worker right now: skip, don't wait.
@@ -248,9 +171,9 @@ class OutboxStore:
             # A CTE with FOR UPDATE is evaluated exactly once, unlike an IN (subquery).
             .cte("picked")
         )
-        return update(o).where(o.c.id == pick.c.id).values(**values).returning(o)
+        return update(o).where(o.c.id == pick.c.id).values(**values).returning(*o.c)
 
-    async def claim(
+    def claim(
         self,
         *,
         now: datetime,
@@ -259,110 +182,137 @@ class OutboxStore:
         limit: int,
         parks: Collection[str] | None = None,
     ) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows, each the oldest pending row of its recipient."""
         if limit <= 0 or (parks is not None and not parks):
             return []
         stmt = self.claim_statement(now=now, worker=worker, lease=lease, limit=limit, parks=parks)
-        async with self.engine.begin() as conn:
-            rows = [_row(r) for r in await conn.execute(stmt)]
+        rows = [outbox_row(r) for r in self.conn.execute(stmt)]
         # RETURNING has no defined order.
         return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
-    async def release(self, worker: str) -> int:
-        """Hand back every row this worker still holds (graceful shutdown)."""
+    def release(self, worker: str) -> int:
+        stmt = update(o).where(_IS_PENDING, o.c.claimed_by == worker).values(**_UNCLAIM)
+        return self.conn.execute(stmt).rowcount
+
+    # -- recipients ------------------------------------------------------------------------
+
+    def targets(self, rows: Sequence[OutboxRow]) -> Targets:
+        partner_ids = {r.recipient_id for r in rows if r.recipient_kind is OwnerKind.PARTNER}
+        driver_ids = {r.recipient_id for r in rows if r.recipient_kind is OwnerKind.DRIVER}
+        return Targets(self._partners(partner_ids), self._drivers(driver_ids))
+
+    def _partners(self, ids: Collection[int]) -> dict[int, PartnerTarget]:
+        if not ids:
+            return {}
+        p = t.partners
+        stmt = select(
+            p.c.id, p.c.telegram_chat_id, p.c.unreachable, p.c.alerts, p.c.quiet_from, p.c.quiet_to
+        ).where(p.c.id.in_(sorted(ids)))
+        return {
+            r.id: PartnerTarget(
+                r.id,
+                r.telegram_chat_id,
+                bool(r.unreachable),
+                Alerts(r.alerts),
+                r.quiet_from,
+                r.quiet_to,
+            )
+            for r in self.conn.execute(stmt)
+        }
+
+    def _drivers(self, ids: Collection[int]) -> dict[int, DriverTarget]:
+        """A driver's chat is the user id of their Telegram conversation with the park."""
+        if not ids:
+            return {}
+        c = t.conversations
         stmt = (
-            update(o)
-            .where(_IS_PENDING, o.c.claimed_by == worker)
-            .values(claimed_until=None, claimed_by=None)
+            select(c.c.driver_id, c.c.user_id, c.c.lang)
+            .where(c.c.driver_id.in_(sorted(ids)), c.c.channel == Channel.TELEGRAM.value)
+            .order_by(c.c.id)
         )
-        async with self.engine.begin() as conn:
-            return (await conn.execute(stmt)).rowcount
+        found: dict[int, DriverTarget] = {}
+        for r in self.conn.execute(stmt):
+            if r.user_id.lstrip("-").isdigit():
+                found[r.driver_id] = DriverTarget(r.driver_id, int(r.user_id), r.lang)
+        return found
 
     # -- recording outcomes ----------------------------------------------------------------
 
-    async def record(self, outcomes: Sequence[Outcome], worker: str) -> None:
-        """Apply outcomes in one transaction (one commit per batch, not per message)."""
-        if not outcomes:
-            return
+    def record(self, outcomes: Sequence[Outcome], worker: str) -> None:
         sent = [x for x in outcomes if isinstance(x, Sent)]
-        async with self.engine.begin() as conn:
-            if sent:
-                # The common case, many per batch under load: one executemany.
-                await conn.execute(
-                    _MARK_SENT,
-                    [
-                        {
-                            "b_id": x.id,
-                            "b_at": x.at,
-                            "b_as": x.sent_as,
-                            "b_try": 1 if x.sent_as == "telegram" else 0,
-                        }
-                        for x in sent
-                    ],
-                )
-            for outcome in outcomes:
-                if not isinstance(outcome, Sent):
-                    await self._apply(conn, outcome, worker)
+        if sent:
+            # Many per batch when alerts are folded into digests: one executemany.
+            self.conn.execute(
+                _MARK_SENT,
+                [
+                    {
+                        "b_id": x.id,
+                        "b_at": x.at,
+                        "b_as": x.sent_as.value,
+                        "b_try": 1 if x.sent_as is SentAs.TELEGRAM else 0,
+                    }
+                    for x in sent
+                ],
+            )
+        for outcome in outcomes:
+            if not isinstance(outcome, Sent):
+                self._apply(outcome, worker)
 
-    async def _apply(self, conn: AsyncConnection, outcome: Outcome, worker: str) -> None:
-        unclaim = {"claimed_until": None, "claimed_by": None}
-        mine = and_(o.c.id == _id(outcome), _IS_PENDING, o.c.claimed_by == worker)
+    def _apply(self, outcome: Outcome, worker: str) -> None:
+        conn = self.conn
         match outcome:
             case Retry(row_id, at, error, count_attempt):
-                done = await conn.execute(
+                done = conn.execute(
                     update(o)
-                    .where(mine)
+                    .where(_mine(row_id, worker))
                     .values(
                         next_attempt_at=at,
-                        last_error=error[:1000],
+                        last_error=error[:_ERROR_CHARS],
                         attempts=o.c.attempts + (1 if count_attempt else 0),
                         hold=None,
-                        **unclaim,
+                        **_UNCLAIM,
                     )
                     .returning(o.c.recipient_kind, o.c.recipient_id)
                 )
-                await self._hold_back_later(conn, done.first(), row_id, at)
+                self._hold_back_later(done.first(), row_id, at)
             case Defer(row_id, at, hold, note):
-                done = await conn.execute(
+                done = conn.execute(
                     update(o)
-                    .where(mine)
-                    .values(next_attempt_at=at, hold=hold.value, last_error=note, **unclaim)
+                    .where(_mine(row_id, worker))
+                    .values(next_attempt_at=at, hold=hold.value, last_error=note, **_UNCLAIM)
                     .returning(o.c.recipient_kind, o.c.recipient_id)
                 )
-                await self._hold_back_later(conn, done.first(), row_id, at)
+                self._hold_back_later(done.first(), row_id, at)
             case Final(row_id, status, error, attempted, hold):
-                await conn.execute(
+                conn.execute(
                     update(o)
-                    .where(mine)
+                    .where(_mine(row_id, worker))
                     .values(
                         status=status.value,
-                        last_error=error[:1000],
+                        last_error=error[:_ERROR_CHARS],
                         attempts=o.c.attempts + (1 if attempted else 0),
                         hold=hold.value if hold else None,
-                        **unclaim,
+                        **_UNCLAIM,
                     )
                 )
             case Release(row_id):
-                await conn.execute(update(o).where(mine).values(**unclaim))
+                conn.execute(update(o).where(_mine(row_id, worker)).values(**_UNCLAIM))
             case FlagUnreachable(partner_id, chat_id):
                 p = t.partners
                 # Only the chat that refused: if they re-linked another chat meanwhile,
                 # that one is fine.
-                await conn.execute(
+                conn.execute(
                     update(p)
                     .where(p.c.id == partner_id, p.c.telegram_chat_id == chat_id)
-                    .values(unreachable=True)
+                    .values(unreachable=True, updated_at=self.clock.now())
                 )
 
-    async def _hold_back_later(
-        self, conn: AsyncConnection, recipient: Any, row_id: int, at: datetime
-    ) -> None:
+    def _hold_back_later(self, recipient: Any, row_id: int, at: datetime) -> None:
         # The recipient's later rows could not be claimed anyway (head of line), but left
         # due they would be re-examined by every claim; moving them to the same time keeps
         # the claim's index range free of blocked rows.
         if recipient is None:
             return
-        await conn.execute(
+        self.conn.execute(
             update(o)
             .where(
                 o.c.recipient_kind == recipient.recipient_kind,
@@ -376,7 +326,7 @@ class OutboxStore:
 
     # -- re-activation ---------------------------------------------------------------------
 
-    async def reactivate(self, now: datetime, stale_after: timedelta) -> list[tuple[str, int]]:
+    def reactivate(self, now: datetime, stale_after: timedelta) -> list[tuple[OwnerKind, int]]:
         """Wake the rows of recipients who can be reached again; return those recipients.
 
         A partner who blocked the bot (rows ``undeliverable``/``blocked``) or had not linked
@@ -395,11 +345,15 @@ class OutboxStore:
         driver_ok = exists().where(
             c.c.driver_id == o.c.recipient_id,
             c.c.park_slug == o.c.park_slug,
-            c.c.channel == "telegram",
+            c.c.channel == Channel.TELEGRAM.value,
         )
         reachable = or_(
-            and_(o.c.recipient_kind == "partner", partner_ok),
-            and_(o.c.recipient_kind == "driver", o.c.hold == Hold.UNLINKED.value, driver_ok),
+            and_(o.c.recipient_kind == OwnerKind.PARTNER.value, partner_ok),
+            and_(
+                o.c.recipient_kind == OwnerKind.DRIVER.value,
+                o.c.hold == Hold.UNLINKED.value,
+                driver_ok,
+            ),
         )
         held = o.c.hold.in_([Hold.UNLINKED.value, Hold.BLOCKED.value])
         find = (
@@ -408,115 +362,65 @@ class OutboxStore:
             .where(reachable)
             .distinct()
         )
-        async with self.engine.begin() as conn:
-            recipients = [(r.recipient_kind, r.recipient_id) for r in await conn.execute(find)]
-            for kind, rid in recipients:
-                of_recipient = and_(o.c.recipient_kind == kind, o.c.recipient_id == rid)
-                await conn.execute(
-                    update(o)
-                    .where(
-                        of_recipient,
-                        o.c.status == Status.UNDELIVERABLE.value,
-                        o.c.hold == Hold.BLOCKED.value,
-                        o.c.created_at < now - stale_after,
-                    )
-                    .values(
-                        status=Status.EXPIRED.value,
-                        hold=None,
-                        last_error="stale: the recipient was unreachable for too long",
-                    )
+        blocked = and_(o.c.status == Status.UNDELIVERABLE.value, o.c.hold == Hold.BLOCKED.value)
+        recipients = [
+            (OwnerKind(r.recipient_kind), r.recipient_id) for r in self.conn.execute(find)
+        ]
+        for kind, rid in recipients:
+            of_recipient = and_(o.c.recipient_kind == kind.value, o.c.recipient_id == rid)
+            self.conn.execute(
+                update(o)
+                .where(of_recipient, blocked, o.c.created_at < now - stale_after)
+                .values(
+                    status=Status.EXPIRED.value,
+                    hold=None,
+                    last_error="stale: the recipient was unreachable for too long",
                 )
-                await conn.execute(
-                    update(o)
-                    .where(
-                        of_recipient,
-                        or_(
-                            _IS_PENDING,
-                            and_(
-                                o.c.status == Status.UNDELIVERABLE.value,
-                                o.c.hold == Hold.BLOCKED.value,
-                            ),
-                        ),
-                        # Rows in flight stay with their worker.
-                        or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now),
-                    )
-                    .values(status=Status.PENDING.value, hold=None, next_attempt_at=now)
+            )
+            self.conn.execute(
+                update(o)
+                .where(
+                    of_recipient,
+                    or_(_IS_PENDING, blocked),
+                    # Rows in flight stay with their worker.
+                    or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now),
                 )
+                .values(status=Status.PENDING.value, hold=None, next_attempt_at=now)
+            )
         return recipients
-
-    # -- recipients ------------------------------------------------------------------------
-
-    async def partner_targets(self, ids: Collection[int]) -> dict[int, PartnerTarget]:
-        if not ids:
-            return {}
-        p = t.partners
-        stmt = select(
-            p.c.id, p.c.telegram_chat_id, p.c.unreachable, p.c.alerts, p.c.quiet_from, p.c.quiet_to
-        ).where(p.c.id.in_(list(ids)))
-        async with self.engine.connect() as conn:
-            return {
-                r.id: PartnerTarget(
-                    r.id, r.telegram_chat_id, r.unreachable, r.alerts, r.quiet_from, r.quiet_to
-                )
-                for r in await conn.execute(stmt)
-            }
-
-    async def driver_targets(self, ids: Collection[int]) -> dict[int, DriverTarget]:
-        """A driver's chat is the user id of their Telegram conversation with the park."""
-        if not ids:
-            return {}
-        c = t.conversations
-        stmt = (
-            select(c.c.driver_id, c.c.user_id, c.c.lang)
-            .where(c.c.driver_id.in_(list(ids)), c.c.channel == "telegram")
-            .order_by(c.c.id)
-        )
-        found: dict[int, DriverTarget] = {}
-        async with self.engine.connect() as conn:
-            for r in await conn.execute(stmt):
-                if r.user_id.lstrip("-").isdigit():
-                    found[r.driver_id] = DriverTarget(r.driver_id, int(r.user_id), r.lang)
-        return found
 
     # -- operators -------------------------------------------------------------------------
 
-    async def get(self, row_id: int) -> OutboxRow | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(o).where(o.c.id == row_id))).first()
-        return _row(row) if row else None
+    def get(self, row_id: int) -> OutboxRow | None:
+        row = self.conn.execute(select(o).where(o.c.id == row_id)).first()
+        return outbox_row(row) if row else None
 
-    async def list(
+    def list(
         self,
         *,
-        status: str | None = None,
+        status: Status | None = None,
         park: str | None = None,
         partner_ids: Collection[int] | None = None,
         limit: int = 100,
     ) -> list[OutboxRow]:
-        """Newest first."""
         conditions: list[ColumnElement[bool]] = []
         if status is not None:
-            conditions.append(o.c.status == status)
+            conditions.append(o.c.status == status.value)
         if park is not None:
             conditions.append(o.c.park_slug == park)
         if partner_ids is not None:
-            conditions.append(o.c.recipient_kind == "partner")
-            conditions.append(o.c.recipient_id.in_(list(partner_ids)))
+            conditions.append(o.c.recipient_kind == OwnerKind.PARTNER.value)
+            conditions.append(o.c.recipient_id.in_(sorted(partner_ids)))
         stmt = select(o).where(*conditions).order_by(o.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            return [_row(r) for r in await conn.execute(stmt)]
+        return [outbox_row(r) for r in self.conn.execute(stmt)]
 
-    async def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Status, int]:
         stmt = select(o.c.status, func.count()).group_by(o.c.status).order_by(o.c.status)
-        async with self.engine.connect() as conn:
-            return {status: count for status, count in await conn.execute(stmt)}
+        return {Status(status): count for status, count in self.conn.execute(stmt)}
 
-    async def requeue(self, row_id: int, now: datetime) -> OutboxRow | None:
-        """Operator retry: back to pending, due now, with a fresh attempt budget.
-
-        The attempts counter is reset because the operator decided the cause is fixed; the
-        last error is kept so the history of why it had stopped stays visible.
-        """
+    def requeue(self, row_id: int, now: datetime) -> OutboxRow | None:
+        # The attempts counter is reset because the operator decided the cause is fixed; the
+        # last error is kept so the history of why it had stopped stays visible.
         stmt = (
             update(o)
             .where(o.c.id == row_id, o.c.status != Status.SENT.value)
@@ -525,18 +429,16 @@ class OutboxStore:
                 attempts=0,
                 hold=None,
                 next_attempt_at=now,
-                claimed_until=None,
-                claimed_by=None,
+                **_UNCLAIM,
             )
-            .returning(o)
+            .returning(*o.c)
         )
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-        return _row(row) if row else None
+        row = self.conn.execute(stmt).first()
+        return outbox_row(row) if row else None
 
 
-def _id(outcome: Outcome) -> int:
-    return outcome.partner_id if isinstance(outcome, FlagUnreachable) else outcome.id
+def _mine(row_id: int, worker: str) -> ColumnElement[bool]:
+    return and_(o.c.id == row_id, _IS_PENDING, o.c.claimed_by == worker)
 
 
 # SQLite has no table hints in SQLAlchemy, hence text. Without statistics its planner would

@@ -1,11 +1,12 @@
-"""Counts for ``taxireg status``: a handful of GROUP BY queries, read-only."""
+"""Counts for ``taxireg status``: a handful of GROUP BY queries, read-only, on a synchronous
+connection (``AsyncConnection.run_sync`` or ``SqlDatabase.run_on_connection``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import Integer, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from storage import tables as t
 
@@ -25,36 +26,33 @@ class Stats:
     outbox: dict[str, int]  # by status
 
 
-async def collect(engine: AsyncEngine) -> Stats:
+def collect(conn: Connection) -> Stats:
     parks: dict[str, ParkCounts] = {}
 
     def park(slug: str) -> ParkCounts:
         return parks.setdefault(slug, ParkCounts())
 
     d, p, c, o = t.drivers, t.partners, t.conversations, t.outbox
-    async with engine.connect() as conn:
-        for slug, count in await conn.execute(
-            select(d.c.park_slug, func.count()).group_by(d.c.park_slug)
-        ):
-            park(slug).drivers = count
-        linked = func.count(p.c.telegram_chat_id)
-        unreachable = func.sum(cast(p.c.unreachable, Integer))
-        for slug, count, n_linked, n_unreachable in await conn.execute(
-            select(p.c.park_slug, func.count(), linked, unreachable).group_by(p.c.park_slug)
-        ):
-            counts = park(slug)
-            counts.partners, counts.partners_linked = count, n_linked
-            counts.partners_unreachable = int(n_unreachable or 0)
-        for slug, step, count in await conn.execute(
-            select(c.c.park_slug, c.c.step, func.count())
-            .group_by(c.c.park_slug, c.c.step)
-            .order_by(c.c.park_slug, c.c.step)
-        ):
-            park(slug).conversations[step] = count
-        outbox = {
-            status: count
-            for status, count in await conn.execute(
-                select(o.c.status, func.count()).group_by(o.c.status).order_by(o.c.status)
-            )
-        }
+    for slug, count in conn.execute(select(d.c.park_slug, func.count()).group_by(d.c.park_slug)):
+        park(slug).drivers = count
+    linked = func.count(p.c.telegram_chat_id)
+    unreachable = func.sum(cast(p.c.unreachable, Integer))
+    for slug, count, n_linked, n_unreachable in conn.execute(
+        select(p.c.park_slug, func.count(), linked, unreachable).group_by(p.c.park_slug)
+    ):
+        counts = park(slug)
+        counts.partners, counts.partners_linked = count, n_linked
+        counts.partners_unreachable = int(n_unreachable or 0)
+    for slug, step, count in conn.execute(
+        select(c.c.park_slug, c.c.step, func.count())
+        .group_by(c.c.park_slug, c.c.step)
+        .order_by(c.c.park_slug, c.c.step)
+    ):
+        park(slug).conversations[step] = count
+    outbox = {
+        status: count
+        for status, count in conn.execute(
+            select(o.c.status, func.count()).group_by(o.c.status).order_by(o.c.status)
+        )
+    }
     return Stats(parks, outbox)

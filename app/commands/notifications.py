@@ -1,7 +1,8 @@
 """``taxireg notifications list|retry`` and ``taxireg partner settings``: the alert outbox.
 
-Like every command module this imports only argparse at load time; the handlers use the
-outbox store (SQLAlchemy) and core, never the scheduler or a bot framework.
+Like every command module this imports only argparse at load time; the handlers use core's
+outbox port through the container's database (``uow.outbox``), never the scheduler or a bot
+framework.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from app.commands.output import add_json_flag
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
+    from core.domain.delivery import OutboxRow
     from core.domain.model import Partner
-    from storage.outbox import OutboxRow
+    from core.ports import UnitOfWork
 
+# core.domain.delivery.Status, spelled out so that parsing the command line imports nothing.
 STATUSES = ("pending", "sent", "failed", "dead", "undeliverable", "expired")
+ALERTS = ("instant", "digest")  # core.domain.model.Alerts
 _HH_MM = r"([01]?\d|2[0-3]):([0-5]\d)"
 _QUIET = re.compile(rf"^{_HH_MM}\s*[-–]\s*{_HH_MM}$")
 
@@ -68,7 +72,7 @@ def register_partner_settings(partner_commands: Any) -> None:
     )
     settings.add_argument("phone", metavar="PHONE")
     settings.add_argument("--park", required=True, metavar="SLUG")
-    settings.add_argument("--alerts", choices=("instant", "digest"))
+    settings.add_argument("--alerts", choices=ALERTS)
     settings.add_argument("--quiet", type=_quiet, metavar="HH:MM-HH:MM|off")
     add_json_flag(settings)
     settings.set_defaults(handler=partner_settings_handler)
@@ -137,20 +141,21 @@ async def _partner_ids(container: Container, raw_phone: str, park: str | None) -
         from core.domain.errors import InvalidPhoneError
 
         raise InvalidPhoneError(raw_phone, "RU")
-    ids: list[int] = []
-    async with container.uow() as uow:
-        for phone in phones:
-            ids.extend(
-                p.id
-                for p in await uow.partners.by_phone(phone)
-                if p.id is not None and (park is None or p.park == park)
-            )
-    return ids
+
+    def work(uow: UnitOfWork) -> list[int]:
+        return [
+            p.id
+            for phone in sorted(phones)
+            for p in uow.partners.by_phone(phone)
+            if p.id is not None and (park is None or p.park == park)
+        ]
+
+    return await container.db.read(work)
 
 
 async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json, table, when
-    from storage.outbox import OutboxStore
+    from core.domain.delivery import Status
 
     container = await ctx.container()
     if args.park is not None:
@@ -161,8 +166,11 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
         if not partner_ids:
             print(f"error: no partner with phone {args.partner!r}", file=sys.stderr)
             return 1
-    rows = await OutboxStore(container.engine).list(
-        status=args.status, park=args.park, partner_ids=partner_ids, limit=args.limit
+    status = Status(args.status) if args.status else None
+    rows = await container.db.read(
+        lambda uow: uow.outbox.list(
+            status=status, park=args.park, partner_ids=partner_ids, limit=args.limit
+        )
     )
     if args.json:
         emit_json([row_json(r) for r in rows])
@@ -181,7 +189,7 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
                 r.kind,
                 r.status + (f" ({r.hold})" if r.hold else "") + _as(r),
                 r.attempts,
-                when(r.next_attempt_at) if r.status == "pending" else "-",
+                when(r.next_attempt_at) if r.status is Status.PENDING else "-",
                 when(r.sent_at),
                 r.last_error,
             )
@@ -192,7 +200,7 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _as(row: OutboxRow) -> str:
-    return " as digest" if row.sent_as == "digest" else ""
+    return " as digest" if row.sent_as == "digest" else ""  # SentAs.DIGEST
 
 
 # --------------------------------------------------------------------------- retry
@@ -200,30 +208,32 @@ def _as(row: OutboxRow) -> str:
 
 async def retry_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json
-    from storage.outbox import OutboxStore
+    from core.domain.model import OwnerKind
 
     container = await ctx.container()
-    store = OutboxStore(container.engine)
-    before = await store.get(args.id)
+    now = container.clock.now()
+
+    def work(uow: UnitOfWork) -> tuple[OutboxRow | None, OutboxRow | None, Partner | None]:
+        before = uow.outbox.get(args.id)
+        row = uow.outbox.requeue(args.id, now) if before is not None else None
+        partner = None
+        if row is not None and row.recipient_kind is OwnerKind.PARTNER:
+            partner = uow.partners.get(row.recipient_id)
+        return before, row, partner
+
+    before, row, partner = await container.db.run(work)
     if before is None:
         print(f"error: no notification {args.id}", file=sys.stderr)
         return 1
-    if before.status == "sent":
-        print(f"error: notification {args.id} was already sent", file=sys.stderr)
-        return 1
-    row = await store.requeue(args.id, container.clock.now())
-    if row is None:  # sent in the meantime
+    if row is None:  # requeue leaves sent rows alone
         print(f"error: notification {args.id} was already sent", file=sys.stderr)
         return 1
     warning = None
-    if row.recipient_kind == "partner":
-        async with container.uow() as uow:
-            partner = await uow.partners.get(row.recipient_id)
-        if partner is not None and partner.unreachable:
-            warning = (
-                "the partner is marked unreachable (they blocked the bot): the alert will "
-                "wait until they open the bot again"
-            )
+    if partner is not None and partner.unreachable:
+        warning = (
+            "the partner is marked unreachable (they blocked the bot): the alert will "
+            "wait until they open the bot again"
+        )
     if args.json:
         emit_json({**row_json(row), "was": before.status, "warning": warning})
         return 0
@@ -253,26 +263,30 @@ async def partner_settings_handler(args: argparse.Namespace, ctx: Context) -> in
     from app.commands.output import emit_json, fields
 
     container = await ctx.container()
+    from core.domain.model import Alerts
+
     park = container.admin.park(args.park)
     phone = container.admin.phone(park, args.phone)
-    async with container.uow() as uow:
-        mine = [p for p in await uow.partners.by_phone(phone) if p.park == park.slug]
+    changed = args.alerts is not None or args.quiet is not None
+
+    def work(uow: UnitOfWork) -> Partner | None:
+        mine = [p for p in uow.partners.by_phone(phone) if p.park == park.slug]
         partner = mine[0] if mine else None
-        if partner is None or partner.id is None:
-            print(f"error: no partner with phone {phone} in park {park.slug}", file=sys.stderr)
-            return 1
-        changed = args.alerts is not None or args.quiet is not None
-        if changed:
-            quiet_from, quiet_to = args.quiet or (partner.quiet_from, partner.quiet_to)
-            await uow.partners.update_settings(
-                partner.id,
-                alerts=args.alerts or partner.alerts,
-                quiet_from=quiet_from,
-                quiet_to=quiet_to,
-            )
-            await uow.commit()
-    if changed:
-        partner = await _reload(container, partner.id) or partner
+        if partner is None or partner.id is None or not changed:
+            return partner
+        quiet_from, quiet_to = args.quiet or (partner.quiet_from, partner.quiet_to)
+        uow.partners.update_settings(
+            partner.id,
+            alerts=Alerts(args.alerts) if args.alerts else partner.alerts,
+            quiet_from=quiet_from,
+            quiet_to=quiet_to,
+        )
+        return uow.partners.get(partner.id) or partner
+
+    partner = await container.db.run(work)
+    if partner is None:
+        print(f"error: no partner with phone {phone} in park {park.slug}", file=sys.stderr)
+        return 1
     if args.json:
         emit_json(settings_json(partner))
         return 0
@@ -286,11 +300,6 @@ async def partner_settings_handler(args: argparse.Namespace, ctx: Context) -> in
         ),
     )
     return 0
-
-
-async def _reload(container: Container, partner_id: int) -> Partner | None:
-    async with container.uow() as uow:
-        return await uow.partners.get(partner_id)
 
 
 def _telegram(partner: Partner) -> str:

@@ -32,7 +32,10 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
     try:
         current = await migrate.current(engine)
         # An empty database has no tables to count; say so instead of failing.
-        counts = await stats.collect(engine) if current is not None else None
+        counts = None
+        if current is not None:
+            async with engine.connect() as conn:
+                counts = await conn.run_sync(stats.collect)
     finally:
         await engine.dispose()
     head = migrate.head()

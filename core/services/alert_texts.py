@@ -1,4 +1,4 @@
-"""Outbox rows to message text, through the Fluent catalogs (no user-facing text here)."""
+"""Outbox rows to alert text, through the Fluent catalogs (no user-facing text here)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain.model import Park
+from core.domain.delivery import DRIVER_REGISTERED, PARTNER_DIGEST
+from core.domain.model import Channel, Park, Source
 from core.domain.phones import mask_phone
-from core.services.registration import DRIVER_REGISTERED
 from core.texts import Catalog
 
-PARTNER_DIGEST = "partner_digest"
-_CHANNELS = ("telegram", "vk", "terminal", "app")
-_SOURCES = ("deep_link", "typed", "none", "admin")
+_CHANNELS = frozenset(Channel)
+# The catalogs also name an "admin" source, which no code path records yet.
+_SOURCES = frozenset({*Source, "admin"})
 # Dates and times as Russian partners read them; the catalogs hold words, not formats.
 _DATE = "%d.%m.%Y"
 _TIME = "%d.%m.%Y %H:%M"

@@ -1,0 +1,73 @@
+"""Strict pacing of one bot's sends: a sliding window per bot and a gap per chat.
+
+Both limits are kept on the times sends *finished* (the HTTP answer arrived), and a send
+starts only when the limit allows it. Because a bot has at most one send in flight, a
+request reaches Telegram after it starts and before it finishes, so a bound on
+"finish of an earlier send -> start of a later one" is a bound on what Telegram sees,
+whatever the network latency did meanwhile:
+
+- no sliding window of ``window`` seconds holds more than ``per_window`` requests, where
+  ``per_window / window`` is the configured rate (25/s: 25 per 1 s; 0.5/s: 1 per 2 s);
+- no chat gets two requests less than ``chat_interval`` seconds apart.
+
+Time is a monotonic clock: these limits are about when HTTP requests leave, not about the
+business clock that decides when a row is due.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+
+Monotonic = Callable[[], float]
+
+
+class BotPacer:
+    def __init__(
+        self,
+        rate: float,
+        chat_interval: float,
+        *,
+        clock: Monotonic = time.monotonic,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.per_window = max(1, math.floor(rate))
+        # For a fractional rate the window stretches: 25.5/s is 25 per 0.98 s, which is
+        # never more than 25.5 in any second; 0.5/s is 1 per 2 s.
+        self.window = self.per_window / rate
+        self.chat_interval = max(0.0, chat_interval)
+        self._clock = clock
+        self._finished: deque[float] = deque(maxlen=self.per_window)
+        self._chats: dict[Hashable, float] = {}  # chat -> when its last send finished
+        self._paused_until = 0.0
+
+    def hold_off(self, seconds: float) -> None:
+        """Nobody on this bot sends for ``seconds`` (a 429, or a fresh lease: see below)."""
+        self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    def bot_wait(self) -> float:
+        """Seconds until the bot may start its next send."""
+        now = self._clock()
+        wait = self._paused_until - now
+        if len(self._finished) == self.per_window:
+            wait = max(wait, self._finished[0] + self.window - now)
+        return max(0.0, wait)
+
+    def chat_wait(self, chat: Hashable) -> float:
+        last = self._chats.get(chat)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self.chat_interval - self._clock())
+
+    def finished(self, chat: Hashable) -> None:
+        """A send to ``chat`` got its answer (whatever it was: the request reached Telegram)."""
+        now = self._clock()
+        self._finished.append(now)
+        self._chats[chat] = now
+        if len(self._chats) > 10_000:
+            # Forget chats whose gap is over, so a million partners are not a million keys.
+            horizon = now - self.chat_interval
+            self._chats = {c: at for c, at in self._chats.items() if at > horizon}
