@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+
+from core.domain.bonus_records import ORDER_ID_MAX
 
 # Explicit names so that Alembic's batch mode on SQLite can find and alter constraints.
 metadata = MetaData(
@@ -221,4 +224,82 @@ audit_log = Table(
     Column("new", String(200)),
     Column("actor", String(200), nullable=False),
     Column("at", UTCDateTime, nullable=False, default=_now),
+)
+
+
+# -- the bonus ledger (issue 12) -------------------------------------------------------------
+# Money is integer kopecks (BIGINT). Orders and ledger rows grow without bound, so their ids
+# are BIGINT on PostgreSQL; SQLite's rowid alias must be plain INTEGER (it is 64-bit anyway).
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("external_id", String(ORDER_ID_MAX), nullable=False),
+    Column("driver_id", Integer, ForeignKey("drivers.id"), nullable=False),
+    Column("completed_at", UTCDateTime, nullable=False),
+    Column("price_kopecks", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Idempotency of the intake: one row per order of a park, whoever sends it twice.
+    UniqueConstraint("park_slug", "external_id", name="uq_orders_park_external"),
+    Index("ix_orders_driver_status", "driver_id", "status"),
+    CheckConstraint("price_kopecks >= 0", name="price_not_negative"),
+)
+
+# Append-only: rows are inserted, never updated or deleted; a reversal is a new negative row.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True),
+    Column("order_id", _BIG_ID, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("beneficiary_kind", String(16), nullable=False),
+    Column("beneficiary_id", Integer, nullable=False),
+    Column("referred_driver_id", Integer, ForeignKey("drivers.id"), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("amount_kopecks", BigInteger, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM in the park's time zone
+    # Unique: a row is reversed at most once, even by two imports racing.
+    Column("reversal_of", _BIG_ID, ForeignKey("ledger.id"), unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_beneficiary", "beneficiary_kind", "beneficiary_id", "id"),
+    Index("ix_ledger_referred_month", "referred_driver_id", "month"),
+    Index("ix_ledger_park_month", "park_slug", "month"),
+)
+
+# The ledger summed per beneficiary, kept in the transaction that writes the ledger or moves
+# a payout: a balance is one primary-key read, and a payout reserves money with one
+# conditional UPDATE of this row.
+balances = Table(
+    "balances",
+    metadata,
+    Column("owner_kind", String(16), primary_key=True),
+    Column("owner_id", Integer, primary_key=True),
+    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("accrued_kopecks", BigInteger, nullable=False, server_default="0"),
+    Column("reserved_kopecks", BigInteger, nullable=False, server_default="0"),
+    Column("paid_kopecks", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("owner_kind", String(16), nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("amount_kopecks", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", String(200)),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_payouts_owner", "owner_kind", "owner_id", "status"),
+    Index("ix_payouts_park_status", "park_slug", "status"),
+    CheckConstraint("amount_kopecks > 0", name="amount_positive"),
 )

@@ -41,11 +41,11 @@ _MOVES: dict[tuple[PayoutStatus, PayoutStatus], frozenset[Actor]] = {
 def move_refusal(current: PayoutStatus, target: PayoutStatus, actor: Actor) -> str | None:
     """None if ``actor`` may move a request from ``current`` to ``target``, else why not."""
     allowed = _MOVES.get((current, target))
+    if target is PayoutStatus.CANCELLED and current is not PayoutStatus.PENDING:
+        return f"a payout request can be cancelled only while pending; this one is {current}"
     if allowed is None:
         return f"a {current} payout request cannot become {target}"
     if actor not in allowed:
-        if target is PayoutStatus.CANCELLED:
-            return f"a {current} payout request can no longer be cancelled"
         return f"only an administrator can mark a payout request {target}"
     return None
 

@@ -1,0 +1,386 @@
+"""``core.ports.LedgerRepository`` on SQLAlchemy Core, for one synchronous connection.
+
+Writes that may race are decided by the database, never by a read before them: orders are
+unique per (park, external id), a ledger row can be reversed once (unique ``reversal_of``),
+a payout reserves money with one conditional UPDATE of the balance row and moves status with
+``UPDATE ... WHERE status = <the status it was read in>``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
+from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
+from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.model import OwnerKind
+from storage import tables as t
+
+T = TypeVar("T")
+# Bound parameters per IN list: well under SQLite's limit, and a plan PostgreSQL caches.
+_CHUNK = 500
+
+
+class SqlLedger:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # -- reads for the import ----------------------------------------------------------------
+
+    def referral_facts(self, park: str, driver_ids: Collection[int]) -> dict[int, ReferralFacts]:
+        d = t.drivers.c
+        found: dict[int, ReferralFacts] = {}
+        for chunk in _chunks(driver_ids):
+            query = select(d.id, d.created_at, d.referrer_kind, d.referrer_id).where(
+                d.park_slug == park, d.id.in_(chunk)
+            )
+            for row in self._conn.execute(query):
+                referrer = (
+                    Beneficiary(OwnerKind(row.referrer_kind), row.referrer_id)
+                    if row.referrer_kind is not None and row.referrer_id is not None
+                    else None
+                )
+                found[row.id] = ReferralFacts(row.id, row.created_at, referrer)
+        return found
+
+    def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]:
+        d = t.drivers.c
+        found: dict[str, int] = {}
+        for chunk in _chunks(phones):
+            query = select(d.phone, d.id).where(d.park_slug == park, d.phone.in_(chunk))
+            found.update({row.phone: row.id for row in self._conn.execute(query)})
+        return found
+
+    def orders(self, park: str, external_ids: Collection[str]) -> dict[str, StoredOrder]:
+        o = t.orders.c
+        found: dict[str, StoredOrder] = {}
+        for chunk in _chunks(external_ids):
+            query = select(o.id, o.external_id, o.driver_id, o.status, o.completed_at).where(
+                o.park_slug == park, o.external_id.in_(chunk)
+            )
+            for row in self._conn.execute(query):
+                found[row.external_id] = StoredOrder(
+                    row.id,
+                    row.external_id,
+                    row.driver_id,
+                    OrderStatus(row.status),
+                    row.completed_at,
+                )
+        return found
+
+    def completed_counts(self, driver_ids: Collection[int]) -> dict[int, int]:
+        o = t.orders.c
+        counts: dict[int, int] = {}
+        for chunk in _chunks(driver_ids):
+            query = (
+                select(o.driver_id, func.count())
+                .where(o.driver_id.in_(chunk), o.status == OrderStatus.COMPLETED.value)
+                .group_by(o.driver_id)
+            )
+            counts.update({row[0]: int(row[1]) for row in self._conn.execute(query)})
+        return counts
+
+    def month_sums(
+        self, keys: Collection[tuple[int, str]]
+    ) -> dict[tuple[Beneficiary, int, str], int]:
+        wanted = set(keys)
+        months = {month for _, month in wanted}
+        lg = t.ledger.c
+        sums: dict[tuple[Beneficiary, int, str], int] = {}
+        for chunk in _chunks({driver for driver, _ in wanted}):
+            query = (
+                select(
+                    lg.beneficiary_kind,
+                    lg.beneficiary_id,
+                    lg.referred_driver_id,
+                    lg.month,
+                    func.sum(lg.amount_kopecks),
+                )
+                .where(lg.referred_driver_id.in_(chunk), lg.month.in_(months))
+                .group_by(lg.beneficiary_kind, lg.beneficiary_id, lg.referred_driver_id, lg.month)
+            )
+            for kind, owner, driver, month, total in self._conn.execute(query):
+                if (driver, month) in wanted:
+                    sums[(Beneficiary(OwnerKind(kind), owner), driver, month)] = int(total)
+        return sums
+
+    # -- writes for the import -----------------------------------------------------------------
+
+    def add_orders(self, orders: Sequence[Order], now: datetime) -> dict[str, int]:
+        if not orders:
+            return {}
+        o = t.orders.c
+        statement = insert(t.orders).returning(o.id, o.external_id, sort_by_parameter_order=True)
+        rows = [
+            {
+                "park_slug": order.park,
+                "external_id": order.external_id,
+                "driver_id": order.driver_id,
+                "completed_at": order.completed_at,
+                "price_kopecks": order.price_kopecks,
+                "status": order.status.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for order in orders
+        ]
+        return {row.external_id: row.id for row in self._conn.execute(statement, rows)}
+
+    def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
+        if not rows:
+            return
+        self._conn.execute(
+            insert(t.ledger),
+            [
+                {
+                    "order_id": order_id,
+                    "park_slug": park,
+                    "beneficiary_kind": row.beneficiary.kind.value,
+                    "beneficiary_id": row.beneficiary.id,
+                    "referred_driver_id": row.referred_driver_id,
+                    "level": row.level,
+                    "rule_version": row.rule_version,
+                    "amount_kopecks": _kopecks(row.amount_kopecks),
+                    "month": row.month,
+                    "reversal_of": row.reversal_of,
+                    "created_at": now,
+                }
+                for order_id, row in rows
+            ],
+        )
+        totals: dict[Beneficiary, int] = defaultdict(int)
+        for _, row in rows:
+            totals[row.beneficiary] += row.amount_kopecks
+        b = t.balances
+        upsert = _insert(self._conn, b)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[b.c.owner_kind, b.c.owner_id],
+            set_={
+                "accrued_kopecks": b.c.accrued_kopecks + upsert.excluded.accrued_kopecks,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        )
+        self._conn.execute(
+            statement,
+            [
+                {
+                    "owner_kind": who.kind.value,
+                    "owner_id": who.id,
+                    "park_slug": park,
+                    "accrued_kopecks": total,
+                    "reserved_kopecks": 0,
+                    "paid_kopecks": 0,
+                    "updated_at": now,
+                }
+                # Sorted: concurrent imports lock balance rows in one order, so they queue
+                # instead of deadlocking on PostgreSQL.
+                for who, total in sorted(totals.items())
+            ],
+        )
+
+    def posted(self, order_ids: Collection[int]) -> tuple[list[PostedAccrual], frozenset[int]]:
+        lg = t.ledger.c
+        posted: list[PostedAccrual] = []
+        for chunk in _chunks(order_ids):
+            query = (
+                select(t.ledger, t.orders.c.external_id)
+                .join(t.orders, t.orders.c.id == lg.order_id)
+                .where(lg.order_id.in_(chunk))
+                .order_by(lg.id)
+            )
+            posted.extend(_posted(row) for row in self._conn.execute(query))
+        done = frozenset(p.accrual.reversal_of for p in posted if p.accrual.reversal_of)
+        return posted, done
+
+    def cancel_orders(self, order_ids: Collection[int], now: datetime) -> None:
+        o = t.orders.c
+        for chunk in _chunks(order_ids):
+            self._conn.execute(
+                update(t.orders)
+                .where(o.id.in_(chunk))
+                .values(status=OrderStatus.CANCELLED.value, updated_at=now)
+            )
+
+    # -- balances and entries ----------------------------------------------------------------
+
+    def balance(self, owner: Beneficiary) -> Balance:
+        b = t.balances.c
+        row = self._conn.execute(
+            select(b.accrued_kopecks, b.reserved_kopecks, b.paid_kopecks).where(
+                b.owner_kind == owner.kind.value, b.owner_id == owner.id
+            )
+        ).one_or_none()
+        if row is None:
+            return Balance()
+        return Balance(int(row[0]), int(row[1]), int(row[2]))
+
+    def entries(
+        self, owner: Beneficiary, *, limit: int, before_id: int | None = None
+    ) -> list[PostedAccrual]:
+        lg = t.ledger.c
+        query = (
+            select(t.ledger, t.orders.c.external_id)
+            .join(t.orders, t.orders.c.id == lg.order_id)
+            .where(lg.beneficiary_kind == owner.kind.value, lg.beneficiary_id == owner.id)
+            .order_by(lg.id.desc())
+            .limit(limit)
+        )
+        if before_id is not None:
+            query = query.where(lg.id < before_id)
+        return [_posted(row) for row in self._conn.execute(query)]
+
+    def export(self, park: str, month: str) -> Iterator[tuple[int, str, PostedAccrual]]:
+        """A park's ledger rows of one month, oldest first, with each order's id and time."""
+        lg = t.ledger.c
+        query = (
+            select(t.ledger, t.orders.c.external_id, t.orders.c.completed_at)
+            .join(t.orders, t.orders.c.id == lg.order_id)
+            .where(lg.park_slug == park, lg.month == month)
+            .order_by(lg.id)
+        )
+        for row in self._conn.execute(query):
+            yield row.id, row.completed_at.isoformat(), _posted(row)
+
+    # -- payouts -----------------------------------------------------------------------------
+
+    def reserve(self, park: str, owner: Beneficiary, amount: int, now: datetime) -> Payout | None:
+        b = t.balances.c
+        held = self._conn.execute(
+            update(t.balances)
+            .where(
+                b.owner_kind == owner.kind.value,
+                b.owner_id == owner.id,
+                b.park_slug == park,
+                # The check and the hold are one statement: a concurrent request waits on
+                # the row lock and then re-checks against the new reserved sum.
+                b.accrued_kopecks - b.reserved_kopecks - b.paid_kopecks >= _kopecks(amount),
+            )
+            .values(reserved_kopecks=b.reserved_kopecks + amount, updated_at=now)
+        )
+        if held.rowcount != 1:
+            return None
+        payout_id = self._conn.execute(
+            insert(t.payouts)
+            .values(
+                park_slug=park,
+                owner_kind=owner.kind.value,
+                owner_id=owner.id,
+                amount_kopecks=amount,
+                status=PayoutStatus.PENDING.value,
+                requested_at=now,
+                updated_at=now,
+            )
+            .returning(t.payouts.c.id)
+        ).scalar_one()
+        return Payout(payout_id, park, owner, amount, PayoutStatus.PENDING, now, now)
+
+    def payout(self, payout_id: int) -> Payout | None:
+        row = self._conn.execute(
+            select(t.payouts).where(t.payouts.c.id == payout_id)
+        ).one_or_none()
+        return _payout(row) if row is not None else None
+
+    def move_payout(
+        self,
+        payout_id: int,
+        current: PayoutStatus,
+        target: PayoutStatus,
+        now: datetime,
+        note: str | None = None,
+    ) -> bool:
+        p = t.payouts.c
+        moved = self._conn.execute(
+            update(t.payouts)
+            .where(p.id == payout_id, p.status == current.value)
+            .values(status=target.value, updated_at=now, note=note)
+            .returning(p.owner_kind, p.owner_id, p.amount_kopecks)
+        ).one_or_none()
+        if moved is None:
+            return False
+        released = moved.amount_kopecks if current.reserves and not target.reserves else 0
+        paid = moved.amount_kopecks if target is PayoutStatus.CONFIRMED else 0
+        if released or paid:
+            b = t.balances.c
+            self._conn.execute(
+                update(t.balances)
+                .where(b.owner_kind == moved.owner_kind, b.owner_id == moved.owner_id)
+                .values(
+                    reserved_kopecks=b.reserved_kopecks - released,
+                    paid_kopecks=b.paid_kopecks + paid,
+                    updated_at=now,
+                )
+            )
+        return True
+
+    def payouts(
+        self,
+        *,
+        park: str | None = None,
+        owner: Beneficiary | None = None,
+        status: PayoutStatus | None = None,
+    ) -> list[Payout]:
+        p = t.payouts.c
+        conditions = []
+        if park is not None:
+            conditions.append(p.park_slug == park)
+        if owner is not None:
+            conditions += [p.owner_kind == owner.kind.value, p.owner_id == owner.id]
+        if status is not None:
+            conditions.append(p.status == status.value)
+        query = select(t.payouts).where(*conditions).order_by(p.id)
+        return [_payout(row) for row in self._conn.execute(query)]
+
+
+def _posted(row: Row[Any]) -> PostedAccrual:
+    return PostedAccrual(
+        row.id,
+        Accrual(
+            order_external_id=row.external_id,
+            beneficiary=Beneficiary(OwnerKind(row.beneficiary_kind), row.beneficiary_id),
+            referred_driver_id=row.referred_driver_id,
+            level=row.level,
+            rule_version=row.rule_version,
+            amount_kopecks=int(row.amount_kopecks),
+            month=row.month,
+            reversal_of=row.reversal_of,
+        ),
+    )
+
+
+def _payout(row: Row[Any]) -> Payout:
+    return Payout(
+        id=row.id,
+        park=row.park_slug,
+        owner=Beneficiary(OwnerKind(row.owner_kind), row.owner_id),
+        amount_kopecks=int(row.amount_kopecks),
+        status=PayoutStatus(row.status),
+        requested_at=row.requested_at,
+        updated_at=row.updated_at,
+        note=row.note,
+    )
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """An INSERT with ON CONFLICT for the connection's dialect."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _kopecks(value: int) -> int:
+    # The last gate before money is stored: a float here is a bug upstream, not a rounding.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"money must be integer kopecks, not {value!r}")
+    return value
+
+
+def _chunks(values: Collection[T]) -> Iterator[list[T]]:
+    items = list(values)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
