@@ -81,6 +81,9 @@ class DeliveryOptions:
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 600.0
     unlinked_ttl_hours: int = 72
+    takeover_pause_seconds: float | None = None
+    """How long a process that just took a bot's send lease waits before its first send;
+    None: one pacing window or one chat interval, whichever is longer (see ``_BotLane``)."""
 
 
 @dataclass
@@ -230,10 +233,15 @@ def outcome_of(
 class _BotLane:
     """One bot's sender: its lease, its pacing, its one send at a time."""
 
-    def __init__(self, park: str, lease: Lease | None, pacer: BotPacer) -> None:
+    def __init__(
+        self, park: str, lease: Lease | None, pacer: BotPacer, takeover_pause: float | None
+    ) -> None:
         self.park = park
         self.lease = lease
         self.pacer = pacer
+        self.takeover_pause = takeover_pause
+        if takeover_pause is None:
+            self.takeover_pause = max(pacer.window, pacer.chat_interval)
         self.held = lease is None  # no lease factory: this process is the only sender
         self.checked = 0.0
 
@@ -255,7 +263,7 @@ class _BotLane:
         if self.held:
             # The previous holder's last sends may be less than a window (or a chat gap)
             # ago, and their times died with it: wait them out before the first send.
-            self.pacer.hold_off(max(self.pacer.window, self.pacer.chat_interval))
+            self.pacer.hold_off(self.takeover_pause or 0.0)
             log.info("this process sends the alerts of park %s", self.park)
         self.checked = monotonic()
         return self.held
@@ -327,7 +335,8 @@ class DeliveryService:
                 self.options.per_chat_interval_seconds,
                 clock=self._monotonic,
             )
-            lane = self._lanes[park] = _BotLane(park, lease, pacer)
+            pause = self.options.takeover_pause_seconds
+            lane = self._lanes[park] = _BotLane(park, lease, pacer, pause)
         return lane
 
     async def run(self, now: datetime | None = None) -> Report:

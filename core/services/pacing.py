@@ -6,8 +6,8 @@ request reaches Telegram after it starts and before it finishes, so a bound on
 "finish of an earlier send -> start of a later one" is a bound on what Telegram sees,
 whatever the network latency did meanwhile:
 
-- no sliding window of ``window`` seconds holds more than ``per_window`` requests, where
-  ``per_window / window`` is the configured rate (25/s: 25 per 1 s; 0.5/s: 1 per 2 s);
+- no sliding second holds more than the configured rate (25/s, and 25.5/s too: 25 per
+  second; a rate under 1/s means 1 per 1/rate seconds);
 - no chat gets two requests less than ``chat_interval`` seconds apart.
 
 Time is a monotonic clock: these limits are about when HTTP requests leave, not about the
@@ -34,10 +34,10 @@ class BotPacer:
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        # "At most rate per second" in every sliding second: 25.5/s allows 25. Under one
+        # per second the window stretches instead: 0.5/s is 1 per 2 s.
         self.per_window = max(1, math.floor(rate))
-        # For a fractional rate the window stretches: 25.5/s is 25 per 0.98 s, which is
-        # never more than 25.5 in any second; 0.5/s is 1 per 2 s.
-        self.window = self.per_window / rate
+        self.window = 1.0 if rate >= 1 else 1.0 / rate
         self.chat_interval = max(0.0, chat_interval)
         self._clock = clock
         self._finished: deque[float] = deque(maxlen=self.per_window)

@@ -1,26 +1,35 @@
 """Shared setup for the notification tests: parks with bots on a fake Bot API, partners
-linked through core, drivers registered through core, and a relay driven pass by pass."""
+linked through core, drivers registered through core, and a relay driven pass by pass.
+
+The relay is core's ``DeliveryService`` sending through ``TelegramMessenger`` on real aiogram
+bots (one shared session, as the front end has) pointed at the fake server.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiogram.client.session.base import BaseSession
+from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 
 from app.bootstrap import Container, build
 from app.settings import load_settings
+from app.wiring_scheduler import build_cleanup, build_digests, delivery_options
+from bots.telegram.sender import TelegramMessenger
+from core.domain.delivery import CleanupReport, OutboxRow, Status
 from core.domain.model import Channel, Identity, Partner, Profile
 from core.events import ContactShared, Incoming, Start
-from scheduler.delivery import Report
-from scheduler.jobs import JobContext, deliver_once
-from scheduler.telegram_sender import TelegramSender
-from storage.outbox import OutboxRow
+from core.ports import LeaseFactory, Messenger
+from core.services.cleanup import CleanupService
+from core.services.delivery import DeliveryService, Report
+from core.services.digest import DigestService
 from tests.conftest import PARKS, reset_postgres
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram, LocalAiohttpSession
@@ -47,10 +56,24 @@ def next_phone() -> str:
     return f"+7916{next(_phones):07d}"
 
 
-def local_session(api_server: str | None, timeout: float) -> BaseSession:
-    # aiogram's own session minus its 250 ms sleep on close (see tests/fakes).
-    assert api_server is not None
-    return LocalAiohttpSession(api=TelegramAPIServer.from_base(api_server), timeout=timeout)
+@dataclass
+class JobContext:
+    """What `taxireg run` wires for alerts, built the same way from the container."""
+
+    app: Container
+    delivery: DeliveryService
+    digests: DigestService
+    cleanup: CleanupService
+    messenger: TelegramMessenger
+    session: LocalAiohttpSession
+
+    @property
+    def clock(self) -> Any:
+        return self.app.clock
+
+    async def aclose(self) -> None:
+        await self.delivery.stop()
+        await self.session.close()
 
 
 @asynccontextmanager
@@ -78,11 +101,63 @@ async def build_app(
     return await build(settings, clock=clock)
 
 
-def make_ctx(app: Container, *, request_timeout: float = 2.0, worker: str = "w1") -> JobContext:
-    sender = TelegramSender.from_settings(
-        app.settings, request_timeout=request_timeout, session_factory=local_session
+def make_bots(
+    app: Container, request_timeout: float
+) -> tuple[dict[str, Bot], LocalAiohttpSession]:
+    """One Bot per park on one shared session, as the Telegram front end makes them."""
+    api_server = app.settings.telegram.api_server
+    assert api_server is not None
+    # aiogram's own session minus its 250 ms sleep on close (see tests/fakes).
+    session = LocalAiohttpSession(
+        api=TelegramAPIServer.from_base(api_server), timeout=request_timeout
     )
-    return JobContext.from_container(app, sender=sender, worker=worker)
+    bots = {
+        p.slug: Bot(p.telegram_token.get_secret_value(), session=session)
+        for p in app.settings.parks
+        if p.telegram_token is not None
+    }
+    return bots, session
+
+
+def make_ctx(
+    app: Container,
+    *,
+    request_timeout: float = 2.0,
+    worker: str = "w1",
+    messenger: Messenger | None = None,
+    leases: LeaseFactory | None = None,
+    takeover_pause: float | None = 0.0,
+) -> JobContext:
+    """The relay for tests: ``takeover_pause`` 0 skips the one-window wait after taking a
+    bot's lease (a second per test otherwise); the pacing tests set it."""
+    bots, session = make_bots(app, request_timeout)
+    telegram = TelegramMessenger(bots)
+    options = dataclasses.replace(
+        delivery_options(app.settings.notifications), takeover_pause_seconds=takeover_pause
+    )
+    delivery = DeliveryService(
+        db=app.db,
+        messenger=messenger or telegram,
+        catalog=app.catalog,
+        parks=app.parks,
+        clock=app.clock,
+        options=options,
+        worker=worker,
+        leases=leases or app.leases,
+    )
+    return JobContext(app, delivery, build_digests(app), build_cleanup(app), telegram, session)
+
+
+async def deliver_once(ctx: JobContext, now: datetime | None = None) -> Report:
+    return await ctx.delivery.run(now)
+
+
+async def digest_once(ctx: JobContext, park: str, now: datetime | None = None) -> int:
+    return await ctx.digests.queue(park, now)
+
+
+async def cleanup_once(ctx: JobContext, now: datetime | None = None) -> CleanupReport:
+    return await ctx.cleanup.run(now)
 
 
 async def say(app: Container, park: str, user_id: int, event: Any, name: str = "Пётр") -> None:
@@ -127,8 +202,14 @@ async def register_driver(
     return phone
 
 
+async def outbox(app: Container, status: str | None = None, **filters: Any) -> list[OutboxRow]:
+    state = Status(status) if status else None
+    found = await app.db.run(lambda uow: uow.outbox.list(limit=100_000, status=state, **filters))
+    return sorted(found, key=lambda r: r.id)
+
+
 async def rows(ctx: JobContext, **filters: Any) -> list[OutboxRow]:
-    return sorted(await ctx.store.list(limit=100_000, **filters), key=lambda r: r.id)
+    return await outbox(ctx.app, **filters)
 
 
 async def drain(ctx: JobContext, clock: FakeClock, *, passes: int = 40) -> Report:
@@ -145,3 +226,29 @@ async def drain(ctx: JobContext, clock: FakeClock, *, passes: int = 40) -> Repor
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+class Store:
+    """The outbox port called from outside a unit of work, one transaction per call."""
+
+    def __init__(self, app: Container) -> None:
+        self.db = app.db
+
+    async def claim(self, **kwargs: Any) -> list[OutboxRow]:
+        return await self.db.run(lambda uow: uow.outbox.claim(**kwargs))
+
+    async def record(self, outcomes: list[Any], worker: str) -> None:
+        await self.db.run(lambda uow: uow.outbox.record(outcomes, worker))
+
+    async def list(self, status: str | None = None, **kwargs: Any) -> list[OutboxRow]:
+        state = Status(status) if status else None
+        return await self.db.run(lambda uow: uow.outbox.list(status=state, **kwargs))
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        return await self.db.run(lambda uow: uow.outbox.get(row_id))
+
+    async def counts(self) -> dict[Status, int]:
+        return await self.db.run(lambda uow: uow.outbox.counts())
+
+    async def requeue(self, row_id: int, now: datetime) -> OutboxRow | None:
+        return await self.db.run(lambda uow: uow.outbox.requeue(row_id, now))

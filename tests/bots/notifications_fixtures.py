@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import Container
-from scheduler.jobs import JobContext
-from tests.bots.notifications_env import build_app, fake_telegram, make_ctx
+from tests.bots.notifications_env import JobContext, build_app, fake_telegram, make_ctx
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 

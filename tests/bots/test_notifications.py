@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import Container
+from app.wiring_scheduler import build_scheduler
 from core.domain.phones import mask_phone
 from core.events import Pressed, Start
 from core.replies import Action
-from scheduler.jobs import JobContext, deliver_once
-from scheduler.service import NotificationScheduler
 from tests.bots.notifications_env import (
     TOKENS,
+    JobContext,
     build_app,
+    deliver_once,
     drain,
     link,
     linked_partner,
@@ -80,8 +81,8 @@ async def test_the_scheduler_delivers_by_itself_and_stops_cleanly(
 ) -> None:
     # A real AsyncIOScheduler with a short interval, as `taxireg run` starts it.
     app = await build_app(database_url, tmp_path, clock, server, deliver_interval_seconds=0.05)
-    ctx = make_ctx(app)  # only to read the outbox
-    part = NotificationScheduler(app, sender=make_ctx(app).sender, worker="smoke")
+    ctx = make_ctx(app)  # its bots are the front end's: the scheduler sends through them
+    part = build_scheduler(app, ctx.messenger, worker="smoke")
     running = False
     try:
         partner = await linked_partner(app, chat_id=5002)
@@ -326,9 +327,9 @@ async def test_a_referring_driver_is_alerted_in_their_own_chat(
 ) -> None:
     partner = await linked_partner(app, chat_id=5701)
     await register_driver(app, "mos", partner.code, user_id=5702)
-    async with app.uow() as uow:
-        [referrer_row] = await rows(ctx)
-        referrer = await uow.drivers.get(int(referrer_row.payload["driver_id"]))  # type: ignore[arg-type]
+    [referrer_row] = await rows(ctx)
+    driver_id = int(referrer_row.payload["driver_id"])
+    referrer = await app.db.run(lambda uow: uow.drivers.get(driver_id))
     assert referrer is not None
     phone = await register_driver(app, "mos", referrer.own_code)
 

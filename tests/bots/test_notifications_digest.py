@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from app.bootstrap import Container
 from core.events import ContactShared, Pressed, Start, Text
 from core.replies import Action
-from scheduler.jobs import JobContext, deliver_once, digest_once
 from tests.bots.notifications_env import (
     TOKENS,
+    JobContext,
+    deliver_once,
+    digest_once,
     linked_partner,
     next_phone,
     register_driver,

@@ -1,15 +1,21 @@
-"""Pacing and timing rules on fake clocks: schedules are computed, nothing sleeps for real."""
+"""Pacing and timing rules on fake clocks: schedules are computed, nothing sleeps for real.
+
+The pacing invariant is checked as Telegram would see it: a bot with one send in flight,
+each request arriving at Telegram at some moment between its start and its answer.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import random
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scheduler.policy import backoff_seconds, quiet_until
-from scheduler.ratelimit import ChatSpacing, Pacer, Stopped, pause
+from core.domain.delivery import backoff_seconds, quiet_until
+from core.services.pacing import BotPacer
 
 
 class Monotonic:
@@ -20,82 +26,105 @@ class Monotonic:
         return self.now
 
 
-def take(pacer: Pacer, clock: Monotonic, n: int) -> list[float]:
-    """When ``n`` waiters queued at once each get their slot (advancing the fake clock)."""
-    times = []
-    for _ in range(n):
-        while (wait := pacer.poll()) > 0:
-            clock.now += wait
-        times.append(clock.now)
-    return times
+def most_in_one_second(times: list[float], window: float = 1.0) -> int:
+    return max(sum(1 for u in times if t <= u < t + window) for t in times)
 
 
-def most_in_one_second(times: list[float]) -> int:
-    return max(sum(1 for u in times if t <= u < t + 1) for t in times)
+def send_all(
+    pacer: BotPacer,
+    clock: Monotonic,
+    chats: list[int],
+    latencies: list[float],
+    arrive_at: list[float],
+    oversleep: float = 0.0,
+) -> list[tuple[int, float]]:
+    """Send to ``chats`` in order, one in flight, as the relay's lane does; returns
+    (chat, arrival at Telegram). Each request takes ``latencies[i]`` and reaches Telegram
+    at fraction ``arrive_at[i]`` of it; every sleep overshoots by ``oversleep``."""
+    arrivals = []
+    for i, chat in enumerate(chats):
+        while (wait := max(pacer.bot_wait(), pacer.chat_wait(chat))) > 0:
+            clock.now += wait + oversleep
+        arrivals.append((chat, clock.now + latencies[i] * arrive_at[i]))
+        clock.now += latencies[i]
+        pacer.finished(chat)
+    return arrivals
 
 
-def test_pacer_spaces_a_burst_evenly_at_the_rate() -> None:
+def test_a_burst_at_rate_25_never_puts_26_in_one_second() -> None:
+    # The old GCRA pacer let rate + burst (27) through in a second; 28 were measured.
     clock = Monotonic()
-    pacer = Pacer(25.0, burst=1, clock=clock)
-    times = take(pacer, clock, 50)  # a burst of 50 at one instant: smoothed, none refused
-    assert times == pytest.approx([100 + i / 25 for i in range(50)])
+    pacer = BotPacer(25.0, 0.0, clock=clock)
+    n = 200
+    sent = send_all(pacer, clock, list(range(n)), [0.001] * n, [1.0] * n, oversleep=0.005)
+    times = [at for _, at in sent]
     assert most_in_one_second(times) == 25
-
-
-def test_pacer_slack_absorbs_late_wakeups_without_losing_rate() -> None:
-    clock = Monotonic()
-    pacer = Pacer(25.0, burst=2, clock=clock)
-    times = []
-    for _ in range(100):
-        while (wait := pacer.poll()) > 0:
-            clock.now += wait + 0.005  # every sleep overshoots by 5 ms
-        times.append(clock.now)
     achieved = (len(times) - 1) / (times[-1] - times[0])
-    assert achieved == pytest.approx(25, rel=0.01)
-    assert most_in_one_second(times) <= 25 + 2
+    assert achieved > 23  # strict, yet close to the configured rate
 
 
-def test_pacer_does_not_catch_up_after_a_stall() -> None:
+def test_latency_jitter_cannot_squeeze_more_into_a_second() -> None:
+    # Slow requests then fast ones: arrivals bunch up unless the window counts answers.
     clock = Monotonic()
-    pacer = Pacer(10.0, burst=3, clock=clock)
-    take(pacer, clock, 5)
-    clock.now += 60  # the event loop (or the queue) was idle for a minute
-    times = take(pacer, clock, 6)
-    start = times[0]
-    assert [round(t - start, 6) for t in times] == [0, 0, 0, 0.1, 0.2, 0.3]
+    pacer = BotPacer(10.0, 0.0, clock=clock)
+    latencies = [0.5 if i % 20 < 10 else 0.001 for i in range(100)]
+    arrive = [0.0 if i % 20 < 10 else 1.0 for i in range(100)]
+    sent = send_all(pacer, clock, list(range(100)), latencies, arrive)
+    assert most_in_one_second([at for _, at in sent]) <= 10
 
 
-def test_pacer_pause_after_429_holds_every_send() -> None:
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.floats(min_value=0.5, max_value=40),
+    interval=st.floats(min_value=0, max_value=3),
+    sends=st.lists(
+        st.tuples(
+            st.integers(0, 4),  # chat
+            st.floats(min_value=0, max_value=0.8),  # latency
+            st.floats(min_value=0, max_value=1),  # when in it the request reaches Telegram
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+    oversleep=st.floats(min_value=0, max_value=0.05),
+)
+def test_no_window_over_the_rate_and_no_chat_gap_under_the_interval(
+    rate: float, interval: float, sends: list[tuple[int, float, float]], oversleep: float
+) -> None:
     clock = Monotonic()
-    pacer = Pacer(10.0, clock=clock)
-    assert pacer.poll() == 0
-    pacer.pause(5)
-    assert pacer.paused_for() == pytest.approx(5)
-    assert pacer.poll() == pytest.approx(5)
+    pacer = BotPacer(rate, interval, clock=clock)
+    chats = [chat for chat, _, _ in sends]
+    sent = send_all(pacer, clock, chats, [s[1] for s in sends], [s[2] for s in sends], oversleep)
+    times = [at for _, at in sent]
+    # Any one-second window: at most the rate (a rate under 1/s: 1 per 1/rate seconds).
+    assert most_in_one_second(times) <= max(1, int(rate))
+    if rate < 1:
+        assert most_in_one_second(times, 1 / rate - 1e-9) <= 1
+    for chat in set(chats):
+        mine = [at for c, at in sent if c == chat]
+        assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(mine))
+
+
+def test_hold_off_after_429_holds_every_send() -> None:
+    clock = Monotonic()
+    pacer = BotPacer(10.0, 0.0, clock=clock)
+    assert pacer.bot_wait() == 0
+    pacer.hold_off(5)
+    assert pacer.bot_wait() == pytest.approx(5)
     clock.now += 5
-    assert pacer.poll() == 0
+    assert pacer.bot_wait() == 0
 
 
-async def test_chat_spacing_keeps_one_chat_apart_but_not_others() -> None:
+def test_chat_gap_keeps_one_chat_apart_but_not_others() -> None:
     clock = Monotonic()
-    spacing = ChatSpacing(1.0, clock=clock)
-    async with spacing.turn("a"):
-        pass
-    assert spacing.wait_for("a") == pytest.approx(1.0)
-    assert spacing.wait_for("b") == 0
+    pacer = BotPacer(100.0, 1.0, clock=clock)
+    pacer.finished("a")
+    assert pacer.chat_wait("a") == pytest.approx(1.0)
+    assert pacer.chat_wait("b") == 0
     clock.now += 0.4
-    assert spacing.wait_for("a") == pytest.approx(0.6)
+    assert pacer.chat_wait("a") == pytest.approx(0.6)
     clock.now += 0.6
-    assert spacing.wait_for("a") == 0
-
-
-async def test_waits_end_at_once_on_stop() -> None:
-    stop = asyncio.Event()
-    waiter = asyncio.create_task(pause(3600, stop))
-    await asyncio.sleep(0)
-    stop.set()
-    with pytest.raises(Stopped):
-        await asyncio.wait_for(waiter, 5)
+    assert pacer.chat_wait("a") == 0
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,26 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from app.bootstrap import Container
+from core.domain.delivery import (
+    DRIVER_REGISTERED,
+    Defer,
+    Final,
+    Hold,
+    OutboxRow,
+    Retry,
+    Sent,
+    Status,
+)
 from core.domain.model import Notification, OwnerKind
-from core.services.registration import DRIVER_REGISTERED
-from scheduler.jobs import deliver_once
-from storage.outbox import Defer, Final, Hold, OutboxRow, OutboxStore, Retry, Sent, Status
+from core.ports import UnitOfWork
+from storage.outbox import SqlOutbox
 from tests.bots.notifications_env import (
     TOKENS,
+    Store,
+    deliver_once,
     linked_partner,
     make_ctx,
     rows,
@@ -27,33 +39,39 @@ LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture
-def store(app: Container) -> OutboxStore:
-    return OutboxStore(app.engine)
+def store(app: Container) -> Store:
+    return Store(app)
 
 
 async def queue(app: Container, recipient: int, n: int, *, tag: str = "") -> None:
-    async with app.uow() as uow:
-        for i in range(n):
-            await uow.outbox.add(
-                Notification(
-                    park="mos",
-                    recipient_kind=OwnerKind.PARTNER,
-                    recipient_id=recipient,
-                    kind=DRIVER_REGISTERED,
-                    payload={"code": "abcd", "name": f"N{i}", "phone": f"+7916000{i:04d}"},
-                    key=f"test:{recipient}:{tag}{i}",
-                    not_before=app.clock.now(),
-                )
-            )
-        await uow.commit()
+    now = app.clock.now()
+    notifications = [
+        Notification(
+            park="mos",
+            recipient_kind=OwnerKind.PARTNER,
+            recipient_id=recipient,
+            kind=DRIVER_REGISTERED,
+            payload={"code": "abcd", "name": f"N{i}", "phone": f"+7916000{i:04d}"},
+            key=f"test:{recipient}:{tag}{i}",
+            not_before=now,
+        )
+        for i in range(n)
+    ]
+
+    def work(uow: UnitOfWork) -> None:
+        for notification in notifications:
+            uow.outbox.add(notification)
+        uow.outbox.add(notifications[0])  # a repeated key is ignored
+
+    await app.db.run(work)
 
 
-async def rows_of(store: OutboxStore) -> list[OutboxRow]:
+async def rows_of(store: Store) -> list[OutboxRow]:
     return sorted(await store.list(limit=1000), key=lambda r: r.id)
 
 
 async def test_a_claim_takes_only_the_oldest_pending_row_of_each_recipient(
-    app: Container, store: OutboxStore
+    app: Container, store: Store
 ) -> None:
     await queue(app, 1, 3)
     await queue(app, 2, 2)
@@ -70,7 +88,7 @@ async def test_a_claim_takes_only_the_oldest_pending_row_of_each_recipient(
 
 
 async def test_a_dead_workers_claim_runs_out_and_is_claimed_again(
-    app: Container, store: OutboxStore, clock: FakeClock
+    app: Container, store: Store, clock: FakeClock
 ) -> None:
     await queue(app, 1, 1)
     [row] = await store.claim(now=clock.now(), worker="dead", lease=LEASE, limit=10)
@@ -84,7 +102,7 @@ async def test_a_dead_workers_claim_runs_out_and_is_claimed_again(
 
 
 async def test_outcomes_of_a_lost_lease_are_ignored_but_sent_always_sticks(
-    app: Container, store: OutboxStore, clock: FakeClock
+    app: Container, store: Store, clock: FakeClock
 ) -> None:
     await queue(app, 1, 1)
     now = clock.now()
@@ -102,7 +120,7 @@ async def test_outcomes_of_a_lost_lease_are_ignored_but_sent_always_sticks(
 
 
 async def test_retry_and_defer_move_the_recipients_later_rows_too(
-    app: Container, store: OutboxStore, clock: FakeClock
+    app: Container, store: Store, clock: FakeClock
 ) -> None:
     await queue(app, 1, 3)
     now = clock.now()
@@ -121,7 +139,7 @@ async def test_retry_and_defer_move_the_recipients_later_rows_too(
 
 
 async def test_graceful_stop_releases_claims_at_once(
-    app: Container, store: OutboxStore, clock: FakeClock
+    app: Container, store: Store, clock: FakeClock
 ) -> None:
     ctx = make_ctx(app, worker="w1")
     try:
@@ -129,7 +147,7 @@ async def test_graceful_stop_releases_claims_at_once(
         await queue(app, 2, 1)
         claimed = await store.claim(now=clock.now(), worker="w1", lease=LEASE, limit=10)
         assert len(claimed) == 2
-        assert await ctx.relay.stop() == 2
+        assert await ctx.delivery.stop() == 2
         assert {r.claimed_by for r in await rows_of(store)} == {None}
         assert len(await store.claim(now=clock.now(), worker="w2", lease=LEASE, limit=10)) == 2
     finally:
@@ -137,7 +155,7 @@ async def test_graceful_stop_releases_claims_at_once(
 
 
 async def test_a_worker_killed_after_its_claim_is_covered_after_the_lease(
-    app: Container, store: OutboxStore, clock: FakeClock, server: FakeTelegram
+    app: Container, store: Store, clock: FakeClock, server: FakeTelegram
 ) -> None:
     partner = await linked_partner(app, chat_id=7001)
     assert partner.id is not None
@@ -157,9 +175,7 @@ async def test_a_worker_killed_after_its_claim_is_covered_after_the_lease(
         await ctx.aclose()
 
 
-async def test_requeue_counts_and_listing(
-    app: Container, store: OutboxStore, clock: FakeClock
-) -> None:
+async def test_requeue_counts_and_listing(app: Container, store: Store, clock: FakeClock) -> None:
     await queue(app, 1, 1)
     await queue(app, 2, 1)
     now = clock.now()
@@ -182,13 +198,18 @@ async def test_requeue_counts_and_listing(
 
 async def test_the_claim_reads_an_index_not_the_table(app: Container) -> None:
     """The claim's plan: the partial due index and the per-recipient index, no table scan."""
-    if app.engine.dialect.name != "sqlite":
+    if app.db.is_postgres:
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plan depends on statistics")
-    store = OutboxStore(app.engine)
-    stmt = store.claim_statement(now=app.clock.now(), worker="a", lease=LEASE, limit=100)
-    compiled = stmt.compile(app.engine.sync_engine, compile_kwargs={"literal_binds": True})
-    async with app.engine.connect() as conn:
-        plan = [row[-1] for row in await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+    now = app.clock.now()
+
+    def explain(conn: Connection) -> list[str]:
+        stmt = SqlOutbox(conn, app.clock).claim_statement(
+            now=now, worker="a", lease=LEASE, limit=100
+        )
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        return [row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+
+    plan = await app.db.run_on_connection(explain)
     joined = " | ".join(plan)
     assert "ix_outbox_due" in joined, joined
     assert "ix_outbox_pending_recipient" in joined, joined

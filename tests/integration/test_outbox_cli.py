@@ -15,9 +15,10 @@ import pytest
 
 from app.bootstrap import build
 from app.settings import load_settings
+from core.domain.delivery import Final, Status
 from core.domain.model import Channel, Identity, Profile
 from core.events import ContactShared, Incoming, Start
-from storage.outbox import Final, OutboxStore, Status
+from tests.bots.notifications_env import Store
 from tests.conftest import PARKS
 from tests.fakes.clock import FakeClock
 
@@ -78,7 +79,7 @@ async def env(tmp_path: Path) -> dict[str, str]:
             who = Identity(Channel.TELEGRAM, str(4000 + n))
             for event in (Start(code), ContactShared(f"7916777100{n}", own=True)):
                 await app.registration.handle(Incoming("mos", who, event, Profile("Иван")))
-        store = OutboxStore(app.engine)
+        store = Store(app)
         now = app.clock.now()
         lease = timedelta(seconds=60)
         first, second = await store.claim(now=now, worker="t", lease=lease, limit=10)

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from app.bootstrap import Container
+from app.wiring_scheduler import build_scheduler
 from core.domain.model import Channel, Identity, Profile
 from core.domain.registration import Step
 from core.events import Incoming, Start, Text
-from scheduler.jobs import JobContext, cleanup_once
-from scheduler.service import NotificationScheduler
 from tests.bots.notifications_env import (
+    JobContext,
+    cleanup_once,
     linked_partner,
     make_ctx,
     next_phone,
@@ -32,8 +33,7 @@ def clock() -> FakeClock:
 
 
 async def conversation_step(app: Container, channel: Channel, user_id: str) -> Step | None:
-    async with app.uow() as uow:
-        conv = await uow.conversations.get("mos", channel, user_id)
+    conv = await app.db.run(lambda uow: uow.conversations.get("mos", channel, user_id))
     return conv.step if conv else None
 
 
@@ -51,8 +51,7 @@ async def test_cleanup_forgets_expired_codes_and_abandoned_registrations(
     clock.advance(minutes=6)  # otp_ttl_seconds = 300
     report = await cleanup_once(ctx)
     assert (report.otps_cleared, report.conversations_deleted) == (1, 0)
-    async with app.uow() as uow:
-        conv = await uow.conversations.get("mos", Channel.TERMINAL, "kiosk-1")
+    conv = await app.db.run(lambda uow: uow.conversations.get("mos", Channel.TERMINAL, "kiosk-1"))
     assert conv is not None
     assert conv.otp_hash is None
     assert conv.otp_expires_at is None
@@ -71,10 +70,11 @@ async def test_cleanup_forgets_expired_codes_and_abandoned_registrations(
 async def test_jobs_are_scheduled_per_park_in_the_parks_time_zone(
     app: Container, clock: FakeClock
 ) -> None:
-    part = NotificationScheduler(app, sender=make_ctx(app).sender, worker="jobs")
+    ctx = make_ctx(app)
+    part = build_scheduler(app, ctx.messenger, worker="jobs")
     await part.start()
     try:
-        scheduler = part._scheduler
+        scheduler = part.scheduler
         assert scheduler is not None
         ids = {job.id for job in scheduler.get_jobs()}
         assert {"deliver", "cleanup", "digest:mos", "digest:spb"} <= ids
@@ -85,6 +85,7 @@ async def test_jobs_are_scheduled_per_park_in_the_parks_time_zone(
         assert (fire.hour, fire.minute) == (20, 0)
     finally:
         await part.stop()
+        await ctx.aclose()
 
 
 @pytest.mark.parametrize(
@@ -99,9 +100,10 @@ async def test_a_restart_right_after_digest_time_still_sends_the_digest(
     app: Container, clock: FakeClock, utc_time: datetime, catch_up: bool
 ) -> None:
     clock.current = utc_time
-    part = NotificationScheduler(app, sender=make_ctx(app).sender, worker="jobs")
+    ctx = make_ctx(app)
+    part = build_scheduler(app, ctx.messenger, worker="jobs")
     try:
-        assert part._digest_just_missed("Europe/Moscow") is catch_up
-        assert part._digest_just_missed("Asia/Vladivostok") is False
+        assert part.digest_just_missed("Europe/Moscow") is catch_up
+        assert part.digest_just_missed("Asia/Vladivostok") is False
     finally:
-        await part.ctx.aclose()
+        await ctx.aclose()
