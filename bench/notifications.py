@@ -28,20 +28,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiogram.client.session.base import BaseSession
+from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
 
 from app.bootstrap import build
 from app.settings import load_settings
+from app.wiring_scheduler import delivery_options
+from bots.telegram.sender import TelegramMessenger
+from core.domain.delivery import DRIVER_REGISTERED
 from core.domain.model import Notification, OwnerKind
-from core.services.registration import DRIVER_REGISTERED
-from scheduler.delivery import Relay
-from scheduler.telegram_sender import TelegramSender
+from core.ports import UnitOfWork
+from core.services.delivery import DeliveryService
 from storage import migrate
 from storage import tables as t
+from storage.database import SqlDatabase
 from storage.engine import make_engine
-from storage.outbox import OutboxStore
+from storage.outbox import SqlOutbox
+from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram, LocalAiohttpSession
 
 NOTIFICATIONS = 10_000
@@ -49,11 +54,6 @@ PARTNERS = 1_000
 CHAT_BASE = 10_000_000
 MILLION = 1_000_000
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def _session(api_server: str | None, timeout: float) -> BaseSession:
-    assert api_server is not None
-    return LocalAiohttpSession(api=TelegramAPIServer.from_base(api_server), timeout=timeout)
 
 
 # --------------------------------------------------------------------------- part 1
@@ -88,17 +88,20 @@ async def delivery_rate(bots: int, rate: float, chat_interval: float, batch: int
             )
             app = await build(settings)
             try:
-                partner_ids = await _partners(app, slugs)
+                partner_ids = await app.db.run_on_connection(lambda c: _partners(c, slugs))
                 await _queue(app, partner_ids, slugs)
-                sender = TelegramSender.from_settings(settings, session_factory=_session)
-                relay = Relay(
-                    store=OutboxStore(app.engine),
-                    sender=sender,
+                # One Bot per park on one shared session, as the Telegram front end has.
+                session = LocalAiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
+                bots = {slug: Bot(tokens[slug], session=session) for slug in slugs}
+                relay = DeliveryService(
+                    db=app.db,
+                    messenger=TelegramMessenger(bots),
                     catalog=app.catalog,
                     parks=app.parks,
                     clock=app.clock,
-                    settings=settings.notifications,
+                    options=delivery_options(settings.notifications),
                     worker="bench",
+                    leases=app.leases,
                 )
                 print(
                     f"delivery: {NOTIFICATIONS:,} alerts to {PARTNERS:,} partners over {bots} "
@@ -109,43 +112,44 @@ async def delivery_rate(bots: int, rate: float, chat_interval: float, batch: int
                 while (await relay.run()).claimed:
                     pass
                 elapsed = time.monotonic() - started
-                await sender.close()
-                counts = await OutboxStore(app.engine).counts()
+                await relay.stop()
+                await session.close()
+                counts = await app.db.run(lambda uow: uow.outbox.counts())
             finally:
                 await app.aclose()
         return _report(server, tokens, rate, chat_interval, elapsed, counts)
 
 
-async def _partners(app: Any, slugs: list[str]) -> list[tuple[str, int]]:
+def _partners(conn: Connection, slugs: list[str]) -> list[tuple[str, int]]:
     """Partners as core's directory stores them, already linked to a Telegram chat."""
     rows = []
-    async with app.engine.begin() as conn:
-        for n in range(PARTNERS):
-            code = f"b{n:06d}"
-            slug = slugs[n % len(slugs)]
-            await conn.execute(insert(t.codes).values(code=code, park_slug=slug, kind="partner"))
-            result = await conn.execute(
-                insert(t.partners)
-                .values(
-                    park_slug=slug,
-                    phone=f"+7916{n:07d}",
-                    name=f"P{n}",
-                    code=code,
-                    telegram_chat_id=CHAT_BASE + n,
-                )
-                .returning(t.partners.c.id)
+    for n in range(PARTNERS):
+        code = f"b{n:06d}"
+        slug = slugs[n % len(slugs)]
+        conn.execute(insert(t.codes).values(code=code, park_slug=slug, kind="partner"))
+        result = conn.execute(
+            insert(t.partners)
+            .values(
+                park_slug=slug,
+                phone=f"+7916{n:07d}",
+                name=f"P{n}",
+                code=code,
+                telegram_chat_id=CHAT_BASE + n,
             )
-            rows.append((slug, result.scalar_one()))
+            .returning(t.partners.c.id)
+        )
+        rows.append((slug, result.scalar_one()))
     return rows
 
 
 async def _queue(app: Any, partners: list[tuple[str, int]], slugs: list[str]) -> None:
     now = app.clock.now()
-    async with app.uow() as uow:
+
+    def work(uow: UnitOfWork) -> None:
         # Round-robin, as registrations arrive: each partner's alerts spread over the run.
         for i in range(NOTIFICATIONS):
             slug, partner_id = partners[i % len(partners)]
-            await uow.outbox.add(
+            uow.outbox.add(
                 Notification(
                     park=slug,
                     recipient_kind=OwnerKind.PARTNER,
@@ -163,7 +167,8 @@ async def _queue(app: Any, partners: list[tuple[str, int]], slugs: list[str]) ->
                     not_before=now,
                 )
             )
-        await uow.commit()
+
+    await app.db.run(work)
 
 
 def _report(
@@ -172,7 +177,7 @@ def _report(
     rate: float,
     chat_interval: float,
     elapsed: float,
-    counts: dict[str, int],
+    counts: dict[Any, int],
 ) -> bool:
     sent = [r for r in server.calls("sendMessage") if r.status == 200]
     texts = Counter((r.params["chat_id"], r.params["text"]) for r in sent)
@@ -221,26 +226,26 @@ async def claim_cost(batch: int) -> None:
     # Every measured claim takes 10 rows, so only the table size differs between them.
     print("claim: one claim of 10 rows on SQLite (median of 15 claims)")
     with tempfile.TemporaryDirectory() as tmp:
-        small_db = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'small.db'}")
-        big_db = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'big.db'}")
+        small_file, big_file = Path(tmp) / "small.db", Path(tmp) / "big.db"
+        await _fill(small_file, total=10, pending=10)
+        small = await _claim_time(small_file, 10)
+        print(f"  10 rows in the outbox, all pending: {small * 1000:.2f} ms")
+        loaded = time.monotonic()
+        await _fill(big_file, total=MILLION, pending=10)
+        print(f"    (inserted {MILLION:,} rows in {time.monotonic() - loaded:.1f} s)")
+        history = await _claim_time(big_file, 10)
+        print(f"  1,000,000 rows, 10 pending (the rest sent): {history * 1000:.2f} ms")
+        big = SqlDatabase(f"sqlite:///{big_file}", FakeClock(NOW))
         try:
-            await _fill(small_db, total=10, pending=10)
-            small = await _claim_time(small_db, 10)
-            print(f"  10 rows in the outbox, all pending: {small * 1000:.2f} ms")
-            loaded = time.monotonic()
-            await _fill(big_db, total=MILLION, pending=10)
-            print(f"    (inserted {MILLION:,} rows in {time.monotonic() - loaded:.1f} s)")
-            history = await _claim_time(big_db, 10)
-            print(f"  1,000,000 rows, 10 pending (the rest sent): {history * 1000:.2f} ms")
-            async with big_db.begin() as conn:
-                await conn.execute(update(t.outbox).values(status="pending", sent_at=None))
-            backlog = await _claim_time(big_db, 10)
-            print(f"  1,000,000 rows, all pending (1,000 recipients): {backlog * 1000:.2f} ms")
-            full = await _claim_time(big_db, batch)
-            print(f"  (a full batch of {batch} from that backlog: {full * 1000:.2f} ms)")
+            await big.run_on_connection(
+                lambda c: c.execute(update(t.outbox).values(status="pending", sent_at=None))
+            )
         finally:
-            await small_db.dispose()
-            await big_db.dispose()
+            await big.dispose()
+        backlog = await _claim_time(big_file, 10)
+        print(f"  1,000,000 rows, all pending (1,000 recipients): {backlog * 1000:.2f} ms")
+        full = await _claim_time(big_file, batch)
+        print(f"  (a full batch of {batch} from that backlog: {full * 1000:.2f} ms)")
     worst = max(history, backlog)
     print(
         f"RESULT claim: {small * 1000:.2f} ms with 10 rows vs {worst * 1000:.2f} ms with "
@@ -248,26 +253,40 @@ async def claim_cost(batch: int) -> None:
     )
 
 
-async def _claim_time(engine: Any, batch: int) -> float:
-    store = OutboxStore(engine)
+async def _claim_time(file: Path, batch: int) -> float:
+    """One claim as the relay runs it: a unit of work in the database thread, timed from the
+    event loop (so the thread hop is included)."""
+    clock = FakeClock(NOW)
+    db = SqlDatabase(f"sqlite:///{file}", clock)
+    lease = timedelta(seconds=60)
     timings = []
-    for _ in range(15):
-        started = time.perf_counter()
-        rows = await store.claim(now=NOW, worker="bench", lease=timedelta(seconds=60), limit=batch)
-        timings.append(time.perf_counter() - started)
-        assert rows, "nothing claimed"
-        async with engine.begin() as conn:  # hand them back for the next round
-            await conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.claimed_by == "bench")
-                .values(claimed_by=None, claimed_until=None)
+    try:
+        for _ in range(15):
+            started = time.perf_counter()
+            rows = await db.run_on_connection(
+                lambda c: SqlOutbox(c, clock).claim(
+                    now=NOW, worker="bench", lease=lease, limit=batch
+                )
             )
+            timings.append(time.perf_counter() - started)
+            assert rows, "nothing claimed"
+            await db.run_on_connection(lambda c: SqlOutbox(c, clock).release("bench"))
+    finally:
+        await db.dispose()
     return statistics.median(timings)
 
 
-async def _fill(engine: Any, *, total: int, pending: int) -> None:
+async def _fill(file: Path, *, total: int, pending: int) -> None:
     """Bulk insert through the driver's executemany: values pre-rendered, no JSON encoding
     or type conversion per row, 100,000 rows per batch."""
+    engine = make_engine(f"sqlite+aiosqlite:///{file}")
+    try:
+        await _fill_engine(engine, total=total, pending=pending)
+    finally:
+        await engine.dispose()
+
+
+async def _fill_engine(engine: Any, *, total: int, pending: int) -> None:
     await migrate.upgrade(engine)
     async with engine.begin() as conn:
         await conn.execute(

@@ -433,6 +433,7 @@ class DeliveryService:
                 if self._monotonic() - job.claimed_at > self._send_window:
                     await self._record([Release(job.row.id)], report)
                     continue
+                lane.pacer.started()
                 result = await self.messenger.send(lane.park, job.chat_id, job.text)
                 lane.pacer.finished((lane.park, job.chat_id))
                 if isinstance(result, Throttled):

@@ -10,6 +10,11 @@ whatever the network latency did meanwhile:
   second; a rate under 1/s means 1 per 1/rate seconds);
 - no chat gets two requests less than ``chat_interval`` seconds apart.
 
+Besides, starts are spread at ``1/rate`` (a GCRA schedule with room for two at once, so a
+late timer costs no throughput), so a queue drains as an even stream rather than a whole
+second's worth at once and then a pause. That alone would not be strict (a slow request
+followed by a fast one arrive closer together), which is what the window is for.
+
 Time is a monotonic clock: these limits are about when HTTP requests leave, not about the
 business clock that decides when a row is due.
 """
@@ -43,6 +48,8 @@ class BotPacer:
         self._finished: deque[float] = deque(maxlen=self.per_window)
         self._chats: dict[Hashable, float] = {}  # chat -> when its last send finished
         self._paused_until = 0.0
+        self._spacing = 1.0 / rate
+        self._due = -math.inf  # when the next start is exactly on the even schedule
 
     def hold_off(self, seconds: float) -> None:
         """Nobody on this bot sends for ``seconds`` (a 429, or a fresh lease: see below)."""
@@ -51,7 +58,7 @@ class BotPacer:
     def bot_wait(self) -> float:
         """Seconds until the bot may start its next send."""
         now = self._clock()
-        wait = self._paused_until - now
+        wait = max(self._paused_until, self._due - self._spacing) - now
         if len(self._finished) == self.per_window:
             wait = max(wait, self._finished[0] + self.window - now)
         return max(0.0, wait)
@@ -61,6 +68,10 @@ class BotPacer:
         if last is None:
             return 0.0
         return max(0.0, last + self.chat_interval - self._clock())
+
+    def started(self) -> None:
+        """A send is leaving now."""
+        self._due = max(self._due, self._clock()) + self._spacing
 
     def finished(self, chat: Hashable) -> None:
         """A send to ``chat`` got its answer (whatever it was: the request reached Telegram)."""
