@@ -38,10 +38,14 @@ class SqlLedger:
         d = t.drivers.c
         found: dict[int, ReferralFacts] = {}
         for chunk in _chunks(driver_ids):
-            query = select(d.id, d.created_at, d.referrer_kind, d.referrer_id).where(
-                d.park_slug == park, d.id.in_(chunk)
+            # The park is checked here, not in WHERE: with it there SQLite's planner picks
+            # the (park, phone) index and reads the whole park instead of primary keys.
+            query = select(d.id, d.park_slug, d.created_at, d.referrer_kind, d.referrer_id).where(
+                d.id.in_(chunk)
             )
             for row in self._conn.execute(query):
+                if row.park_slug != park:
+                    continue
                 referrer = (
                     Beneficiary(OwnerKind(row.referrer_kind), row.referrer_id)
                     if row.referrer_kind is not None and row.referrer_id is not None

@@ -1,0 +1,243 @@
+"""Bonus ledger benchmark: order import rate and the cost of a balance query.
+
+    python -m bench.ledger                      # SQLite in a temporary directory
+    python -m bench.ledger --orders 20000       # a quicker run
+    python -m bench.ledger --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench
+
+Part 1 seeds 10,000 drivers in referral chains (each driver referred by the previous one,
+every 100th by a partner), a 3-level program (10 %, 50 ₽ fixed, 2.5 %, with a monthly cap
+and a minimum-orders threshold so every rule is exercised), and imports 100,000 completed
+orders through ``LedgerService.import_orders`` in batches of 1,000 (the API's batch size).
+Printed: orders per second against the 20,000 orders/s target, and ledger rows written.
+
+Part 2 gives one partner 100,000 ledger rows (bulk-inserted) and times
+``LedgerService.balance`` (a primary-key read of the balances summary), against the 5 ms
+target and against summing the ledger itself, measured in the same run.
+WARNING: on PostgreSQL the schema of the given database is dropped and recreated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+from alembic import command
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Connection
+
+from core.domain.bonus import Accrual, Beneficiary, BonusProgram, LevelRule, RewardKind, RuleSet
+from core.domain.bonus_records import OrderInput
+from core.domain.model import OwnerKind
+from core.services.ledger import MAX_BATCH, LedgerService
+from storage import tables as t
+from storage.database import SqlDatabase
+from storage.ledger import SqlLedger
+from storage.migrate import alembic_config
+from tests.fakes.clock import FakeClock
+
+T = TypeVar("T")
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+IMPORT_TARGET = 20_000  # orders per second
+BALANCE_TARGET_MS = 5.0
+PARTNER_EVERY = 100
+
+
+class LedgerDb:
+    """``Database.run`` with a unit of work that carries the ledger repository."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    async def run(self, work: Callable[[Any], T]) -> T:
+        return await self.db.run_on_connection(
+            lambda conn: work(SimpleNamespace(ledger=SqlLedger(conn)))
+        )
+
+    async def ping(self) -> None:
+        await self.db.ping()
+
+
+def program() -> BonusProgram:
+    levels = (
+        LevelRule(1, RewardKind.PERCENT, 1000),
+        LevelRule(2, RewardKind.FIXED, 5000),
+        LevelRule(3, RewardKind.PERCENT, 250),
+    )
+    rules = RuleSet(1, T0, levels, monthly_cap_kopecks=5_000_000, min_orders=1)
+    return BonusProgram("mos", (rules,))
+
+
+def seed(conn: Connection, drivers: int) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    command.upgrade(alembic_config(conn), "head")
+    conn.execute(
+        insert(t.parks), [{"slug": "mos", "name": "Мос", "landing_url": "https://x.ru/ref"}]
+    )
+    partners = drivers // PARTNER_EVERY + 1
+    conn.execute(
+        insert(t.codes),
+        [{"code": f"p{i}", "park_slug": "mos", "kind": "partner"} for i in range(1, partners + 1)]
+        + [{"code": f"d{i}", "park_slug": "mos", "kind": "driver"} for i in range(1, drivers + 1)],
+    )
+    conn.execute(
+        insert(t.partners),
+        [
+            {"id": i, "park_slug": "mos", "phone": f"+7900{i:07d}", "code": f"p{i}"}
+            for i in range(1, partners + 1)
+        ],
+    )
+    rows = []
+    for i in range(1, drivers + 1):
+        by_partner = i % PARTNER_EVERY == 1
+        rows.append(
+            {
+                "id": i,
+                "park_slug": "mos",
+                "phone": f"+7916{i:07d}",
+                "own_code": f"d{i}",
+                "referrer_kind": "partner" if by_partner else "driver",
+                "referrer_id": i // PARTNER_EVERY + 1 if by_partner else i - 1,
+                "channel": "telegram",
+                "source": "typed",
+                "created_at": T0,
+                "updated_at": T0,
+            }
+        )
+    conn.execute(insert(t.drivers), rows)
+
+
+def orders(n: int, drivers: int) -> list[OrderInput]:
+    rng = random.Random(12)
+    return [
+        OrderInput(
+            external_id=f"ord-{i}",
+            completed_at=T0 + timedelta(seconds=i * 20),
+            price_kopecks=rng.randint(20_000, 300_000),
+            status="completed",
+            driver_id=rng.randint(1, drivers),
+        )
+        for i in range(n)
+    ]
+
+
+async def import_part(db: SqlDatabase, n: int, drivers: int) -> None:
+    service = LedgerService(LedgerDb(db), {"mos": program()}, FakeClock(T0))
+    stream = orders(n, drivers)
+    started = time.perf_counter()
+    entries = 0
+    for start in range(0, n, MAX_BATCH):
+        report = await service.import_orders("mos", stream[start : start + MAX_BATCH])
+        entries += report.entries
+    elapsed = time.perf_counter() - started
+    rate = n / elapsed
+    print(
+        f"import: {n} orders in {elapsed:.2f} s = {rate:,.0f} orders/s "
+        f"({rate / IMPORT_TARGET:.2f}x the {IMPORT_TARGET:,} target), {entries} ledger rows"
+    )
+    again = time.perf_counter()
+    for start in range(0, min(n, 10_000), MAX_BATCH):
+        await service.import_orders("mos", stream[start : start + MAX_BATCH])
+    redo = min(n, 10_000) / (time.perf_counter() - again)
+    print(f"re-delivery (nothing to do): {redo:,.0f} orders/s")
+
+
+def fill_ledger(conn: Connection, rows: int) -> None:
+    """Give partner 1 ``rows`` more ledger rows, each on an order of its own."""
+    base = conn.execute(select(func.coalesce(func.max(t.orders.c.id), 0))).scalar_one()
+    chunk = 10_000
+    for start in range(0, rows, chunk):
+        count = min(chunk, rows - start)
+        conn.execute(
+            insert(t.orders),
+            [
+                {
+                    "id": base + start + k + 1,
+                    "park_slug": "mos",
+                    "external_id": f"bal-{start + k}",
+                    "driver_id": 2,
+                    "completed_at": T0,
+                    "price_kopecks": 1000,
+                    "status": "completed",
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for k in range(count)
+            ],
+        )
+        owner = Beneficiary(OwnerKind.PARTNER, 1)
+        row = Accrual("bal", owner, 2, 2, 1, 100, "2026-11")
+        # Through the repository's own write: ledger rows and the summary together.
+        SqlLedger(conn).post("mos", [(base + start + k + 1, row) for k in range(count)], T0)
+
+
+async def balance_part(db: SqlDatabase, rows: int, repeats: int = 300) -> None:
+    await db.run_on_connection(lambda conn: fill_ledger(conn, rows))
+    service = LedgerService(LedgerDb(db), {"mos": program()}, FakeClock(T0))
+    owner = Beneficiary(OwnerKind.PARTNER, 1)
+    total_rows = await db.run_on_connection(
+        lambda c: c.execute(
+            select(func.count()).where(
+                t.ledger.c.beneficiary_kind == "partner", t.ledger.c.beneficiary_id == 1
+            )
+        ).scalar_one()
+    )
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        balance = await service.balance(owner)
+        timings.append((time.perf_counter() - started) * 1000)
+    summed = []
+    for _ in range(max(3, repeats // 30)):
+        started = time.perf_counter()
+        derived = await db.run_on_connection(
+            lambda c: c.execute(
+                select(func.sum(t.ledger.c.amount_kopecks)).where(
+                    t.ledger.c.beneficiary_kind == "partner", t.ledger.c.beneficiary_id == 1
+                )
+            ).scalar_one()
+        )
+        summed.append((time.perf_counter() - started) * 1000)
+    median = statistics.median(timings)
+    print(
+        f"balance with {total_rows:,} ledger rows: median {median:.3f} ms, "
+        f"p95 {sorted(timings)[int(len(timings) * 0.95)]:.3f} ms "
+        f"({median / BALANCE_TARGET_MS:.3f} of the {BALANCE_TARGET_MS} ms target); "
+        f"summing the ledger instead: {statistics.median(summed):.2f} ms "
+        f"({statistics.median(summed) / median:.0f}x)"
+    )
+    if balance.accrued != int(derived):
+        raise SystemExit(f"summary {balance.accrued} != ledger {derived}")
+
+
+async def main(n_orders: int, drivers: int, balance_rows: int, url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        db = SqlDatabase(database_url, FakeClock(T0))
+        try:
+            await db.run_on_connection(lambda conn: seed(conn, drivers))
+            print(f"{db.dialect}: {drivers} drivers in chains, 3 levels")
+            await import_part(db, n_orders, drivers)
+            await balance_part(db, balance_rows)
+        finally:
+            await db.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--drivers", type=int, default=10_000)
+    parser.add_argument("--balance-rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    asyncio.run(main(args.orders, args.drivers, args.balance_rows, args.database_url))
