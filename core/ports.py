@@ -297,6 +297,18 @@ class LedgerRepository(Protocol):
         status: PayoutStatus | None = None,
     ) -> list[Payout]: ...
 
+    def month_total(self, owner: Beneficiary, month: str) -> int:
+        """Net accruals of ``owner`` in one month (``YYYY-MM``)."""
+        ...
+
+    def referral_count(self, owner: Beneficiary) -> int:
+        """Drivers who registered with this owner's code."""
+        ...
+
+    def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
+        """A park's ledger rows of one month, oldest first, with each order's completion time."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction, open for the duration of one ``Database.run`` call."""

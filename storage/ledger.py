@@ -240,8 +240,28 @@ class SqlLedger:
             query = query.where(lg.id < before_id)
         return [_posted(row) for row in self._conn.execute(query)]
 
-    def export(self, park: str, month: str) -> Iterator[tuple[int, str, PostedAccrual]]:
-        """A park's ledger rows of one month, oldest first, with each order's id and time."""
+    def month_total(self, owner: Beneficiary, month: str) -> int:
+        lg = t.ledger.c
+        total = self._conn.execute(
+            select(func.coalesce(func.sum(lg.amount_kopecks), 0)).where(
+                lg.beneficiary_kind == owner.kind.value,
+                lg.beneficiary_id == owner.id,
+                lg.month == month,
+            )
+        ).scalar_one()
+        return int(total)
+
+    def referral_count(self, owner: Beneficiary) -> int:
+        d = t.drivers.c
+        return int(
+            self._conn.execute(
+                select(func.count()).where(
+                    d.referrer_kind == owner.kind.value, d.referrer_id == owner.id
+                )
+            ).scalar_one()
+        )
+
+    def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
         lg = t.ledger.c
         query = (
             select(t.ledger, t.orders.c.external_id, t.orders.c.completed_at)
@@ -249,8 +269,7 @@ class SqlLedger:
             .where(lg.park_slug == park, lg.month == month)
             .order_by(lg.id)
         )
-        for row in self._conn.execute(query):
-            yield row.id, row.completed_at.isoformat(), _posted(row)
+        return [(_posted(row), row.completed_at) for row in self._conn.execute(query)]
 
     # -- payouts -----------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ ledger completely or not at all. It is idempotent by (park, external order id):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.bonus import (
@@ -24,6 +26,7 @@ from core.domain.bonus import (
     BonusProgram,
     Order,
     OrderStatus,
+    PostedAccrual,
     accruals,
     reversals,
 )
@@ -47,10 +50,22 @@ from core.domain.bonus_records import (
 )
 from core.domain.errors import DomainError, UnknownPark
 from core.domain.model import OwnerKind
+from core.domain.money import format_roubles
 from core.domain.phones import InvalidPhone, normalize_phone
 from core.ports import Clock, Database, LedgerRepository, UnitOfWork
 
 MAX_BATCH = 1_000  # orders per API call; the CLI cuts a file into batches of this size
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    owner: Beneficiary
+    balance: Balance
+    month: str
+    month_kopecks: int
+    referrals: int
+    recent: list[PostedAccrual]
 
 
 class PayoutRefused(DomainError):
@@ -352,13 +367,42 @@ class LedgerService:
     async def balance(self, owner: Beneficiary) -> Balance:
         return await self._db.run(lambda uow: uow.ledger.balance(owner))
 
+    async def statement(self, park: str, owner: Beneficiary, *, recent: int = 5) -> Statement:
+        """What «Мои бонусы» shows: balance, this month's accruals, referrals, last rows."""
+        month = self.program(park).month(self._clock.now())
+
+        def work(uow: UnitOfWork) -> Statement:
+            ledger = uow.ledger
+            return Statement(
+                owner=owner,
+                balance=ledger.balance(owner),
+                month=month,
+                month_kopecks=ledger.month_total(owner, month),
+                referrals=ledger.referral_count(owner),
+                recent=ledger.entries(owner, limit=recent),
+            )
+
+        return await self._db.run(work)
+
+    async def owners(self, park: str, phone: str) -> list[Beneficiary]:
+        """The park's driver and partner with this (normalized) phone, if any."""
+        rows = await self._db.run(lambda uow: uow.codes.owners_of_phone(park, phone))
+        return [Beneficiary(row.kind, row.id) for row in rows if row.park == park]
+
+    async def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
+        """Every ledger row of a park's month (``YYYY-MM``), for the accountant's export."""
+        self.program(park)
+        if not _MONTH.fullmatch(month) or not 1 <= int(month[5:]) <= 12:
+            raise DomainError(f"month must be YYYY-MM, not {month[:20]!r}")
+        return await self._db.run(lambda uow: uow.ledger.month_entries(park, month))
+
     async def request_payout(self, park: str, owner: Beneficiary, amount_kopecks: int) -> Payout:
         program = self.program(park)
         refusal = request_refusal(amount_kopecks, program.payout_minimum_kopecks)
         if refusal is PayoutRefusal.BELOW_MINIMUM:
             raise PayoutRefused(
                 refusal,
-                f"the minimum payout is {_rub(program.payout_minimum_kopecks)}",
+                f"the minimum payout is {format_roubles(program.payout_minimum_kopecks)}",
             )
         if refusal is not None:
             raise PayoutRefused(refusal, "the amount must be a positive number of kopecks")
@@ -369,7 +413,7 @@ class LedgerService:
         if payout is None:
             raise PayoutRefused(
                 PayoutRefusal.INSUFFICIENT,
-                f"the available balance is less than {_rub(amount_kopecks)}",
+                f"the available balance is less than {format_roubles(amount_kopecks)}",
             )
         return payout
 
@@ -400,11 +444,6 @@ class LedgerService:
 
     async def payouts(self, **filters: object) -> list[Payout]:
         return await self._db.run(lambda uow: uow.ledger.payouts(**filters))  # type: ignore[arg-type]
-
-
-def _rub(kopecks: int) -> str:
-    roubles, rest = divmod(kopecks, 100)
-    return f"{roubles} ₽" if not rest else f"{roubles}.{rest:02d} ₽"
 
 
 def _shown(value: object) -> str:

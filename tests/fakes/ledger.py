@@ -161,3 +161,21 @@ class MemoryLedger:
             and (owner is None or p.owner == owner)
             and (status is None or p.status is status)
         ]
+
+    def month_total(self, owner: Beneficiary, month: str) -> int:
+        return sum(
+            row.amount_kopecks
+            for _, _, row in self.rows
+            if row.beneficiary == owner and row.month == month
+        )
+
+    def referral_count(self, owner: Beneficiary) -> int:
+        return sum(1 for _, _, facts in self.drivers.values() if facts.referrer == owner)
+
+    def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
+        completed = {order.id: order.completed_at for order in self.stored.values()}
+        return [
+            (PostedAccrual(i, row), completed[order_id])
+            for i, order_id, row in self.rows
+            if row.month == month and self.drivers[row.referred_driver_id][0] == park
+        ]

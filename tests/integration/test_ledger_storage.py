@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from core.domain.bonus import Beneficiary, BonusProgram, LevelRule, RewardKind, RuleSet
 from core.domain.bonus_payouts import Actor, PayoutRefusal, PayoutStatus
 from core.domain.bonus_records import OrderInput
+from core.domain.errors import DomainError
 from core.domain.model import OwnerKind
 from core.services.ledger import (
     LedgerService,
@@ -311,3 +312,39 @@ async def test_referral_cycle_is_refused(db: SqlDatabase) -> None:
         await db.run_on_connection(attempt(2, D2))
     await db.run_on_connection(attempt(3, D1))  # moving driver 3 up the tree is allowed
     await db.run_on_connection(attempt(1, PARTNER))
+
+
+async def test_statement_and_month_export(db: SqlDatabase) -> None:
+    clock = FakeClock(T0 + timedelta(days=3))
+    service = _service(db, clock)
+    await service.import_orders(
+        "mos",
+        [
+            _order("a", 2, 100_000),  # D1 level 1: 10 000
+            _order("b", 3, 100_000),  # D1 level 2: 5 000
+            _order("old", 2, 100_000, at=T0 - timedelta(days=5)),  # before the rules: nothing
+            _order("dec", 2, 40_000, at=T0 + timedelta(days=31)),  # December: 4 000
+        ],
+    )
+    await service.import_orders("mos", [_order("b", 3, 100_000, "cancelled")])
+    statement = await service.statement("mos", D1, recent=3)
+    assert statement.month == "2026-11"
+    assert statement.month_kopecks == 10_000  # 10 000 + 5 000 - 5 000
+    assert statement.balance.accrued == 14_000
+    assert statement.referrals == 1  # driver 2 registered with D1's code
+    assert [e.accrual.amount_kopecks for e in statement.recent] == [-5_000, 4_000, 5_000]
+    november = await service.month_entries("mos", "2026-11")
+    amounts = [(e.accrual.order_external_id, e.accrual.amount_kopecks) for e, _ in november]
+    assert amounts == [
+        ("a", 10_000),  # D1, level 1
+        ("a", 5_000),  # the partner, level 2
+        ("b", 10_000),  # D2
+        ("b", 5_000),  # D1
+        ("b", 2_500),  # the partner
+        ("b", -10_000),
+        ("b", -5_000),
+        ("b", -2_500),
+    ]
+    assert all(at.tzinfo is not None for _, at in november)
+    with pytest.raises(DomainError):
+        await service.month_entries("mos", "2026-13")
