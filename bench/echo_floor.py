@@ -1,64 +1,60 @@
-"""Echo floor: how many updates/s a bare aiogram echo bot handles against FakeTelegram.
+"""Echo floor: a bare aiogram echo bot, the cheapest bot that answers every update.
 
-This is the ceiling any real bot on the same machine can reach (aiogram + HTTP + the
-fake's own cost), so registration throughput is reported as a ratio to it.
+    python -m bench.echo_floor --api-server http://127.0.0.1:PORT --token 100:echo
 
-    python -m bench.echo_floor --updates 500
+It long-polls the given Bot API server (bench.fake_bot_api) and answers every message
+with one sendMessage, until SIGINT/SIGTERM. bench.telegram_registrations runs it as a
+process of its own beside ``taxireg run`` and reports our per-update cost as a ratio to
+this one: whatever aiogram, HTTP and Python cost any bot on the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 
-from aiogram import Dispatcher, F
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
-
-from tests.fakes import telegram_updates as tg
-from tests.fakes.telegram_server import FakeTelegram
-
-TOKEN = "100:echo-floor"
-FIRST_USER_ID = 1_000_000
 
 
 def echo_dispatcher() -> Dispatcher:
     dp = Dispatcher()
 
-    @dp.message(F.text)
+    @dp.message()
     async def echo(message: Message) -> None:
-        await message.answer(message.text or "")
+        # Contacts carry no text; they still get one reply, as in the registration flow.
+        await message.answer(message.text or "ok")
 
     return dp
 
 
-async def measure_echo_floor(n_updates: int) -> float:
-    """Push ``n_updates`` texts from distinct users; return replies per second, timed
-    from the first push to the arrival of the last sendMessage."""
-    if n_updates < 1:
-        raise ValueError("n_updates must be positive")
-    async with FakeTelegram() as server:
-        server.add_bot(TOKEN, "echo_floor_bot")
-        # Polling is already waiting in getUpdates when the clock starts, so the figure
-        # excludes bot startup (getMe, first poll).
-        async with server.polling(echo_dispatcher(), server.make_bot(TOKEN)):
-            started = time.monotonic()
-            for i in range(n_updates):
-                server.push_update(TOKEN, tg.message(FIRST_USER_ID + i, f"echo {i}"))
-            # Generous: even a slow CI box manages far more than 20 updates/s.
-            replies = await server.wait_for_requests(
-                "sendMessage", count=n_updates, timeout=max(10.0, n_updates / 20)
-            )
-    finished = max(r.at for r in replies)
-    return n_updates / (finished - started)
+async def serve(api_server: str, token: str, polling_timeout: int, our_session: bool) -> None:
+    if our_session:
+        # The session taxireg's bots use: shows how much of a gap the session alone makes.
+        from bots.telegram.session import make_session
+
+        session: AiohttpSession = make_session(api_server)
+    else:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_server))
+    bot = Bot(token, session=session)
+    # aiogram stops polling on SIGINT/SIGTERM and closes the session.
+    await echo_dispatcher().start_polling(bot, polling_timeout=polling_timeout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=int, default=500, help="updates to push")
+    parser.add_argument("--api-server", required=True, help="Bot API base URL (the fake's)")
+    parser.add_argument("--token", required=True, help="bot token the server knows")
+    parser.add_argument("--polling-timeout", type=int, default=10, help="long poll, seconds")
+    parser.add_argument(
+        "--our-session",
+        action="store_true",
+        help="use taxireg's Telegram session (bots.telegram.session) instead of aiogram's",
+    )
     args = parser.parse_args()
-    rate = asyncio.run(measure_echo_floor(args.updates))
-    print(f"echo floor: {rate:.0f} updates/s ({args.updates} updates)")
+    asyncio.run(serve(args.api_server, args.token, args.polling_timeout, args.our_session))
 
 
 if __name__ == "__main__":

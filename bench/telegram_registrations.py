@@ -1,289 +1,459 @@
-"""Registrations through the real Telegram front end, against the bare aiogram echo floor.
+"""Registrations through `taxireg run`, against the aiogram echo floor, out of process.
 
-    python -m bench.telegram_registrations --drivers 300
+    python -m bench.telegram_registrations --drivers 300 --pairs 5
 
-N simulated drivers register through FakeTelegram with real long polling and SQLite: a
-third follow a deep link (/start <code>, contact), a third type the code (/start, contact,
-code), a third press «У меня нет реферального кода». Updates go in waves, like the echo
-floor's: every driver's next update is pushed at once and the wave ends when every reply
-arrived. The echo floor (bench.echo_floor) is measured in the same run, and the figure
-that matters is the per-update cost ratio, ours / echo (target: at most 2).
+Three kinds of process, none measuring itself: the fake Bot API (bench.fake_bot_api), the
+bare aiogram echo bot (bench.echo_floor) and `taxireg run` (one park on that fake server,
+SQLite in a temporary directory). The fake is started once; each pair then runs the echo
+bot and `taxireg run` one after the other (the order alternates between pairs, so a drift
+in the machine's load does not always fall on the same side) on the same updates:
+N simulated drivers, a third following a deep link (/start <code>, contact), a third
+typing the code (/start, contact, code), a third pressing «У меня нет реферального
+кода». Updates go in waves: every driver's next update is pushed at once, and the wave
+ends when each of them has had its reply (sendMessage).
+
+Per update, for each bot: wall time (first push to last reply, on the fake's clock) and
+the bot process's CPU time (/proc/<pid>/stat, every thread) over the same span, after a
+warm-up (WARMUP_DRIVERS). Printed: both per pair, the ratios ours / echo per pair, and
+the medians of the ratios (target: at most 2). ``--py-spy PATH`` adds one unmeasured run
+(of `taxireg run`, or ``--py-spy-bot echo``) under py-spy and prints where its busy CPU
+went.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
+import contextlib
+import json
+import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-
-from app.bootstrap import build
-from app.settings import load_settings
-from bench.echo_floor import measure_echo_floor
-from bots.telegram.app import TelegramFrontEnd, TelegramOptions
-from bots.telegram.polling import PollingOptions
-from core.events import Incoming
-from core.replies import Action, Answer, Button, Reply
-from storage import hot
 from tests.fakes import telegram_updates as tg
-from tests.fakes.telegram_server import FakeTelegram
 
-TOKEN = "100200:bench-telegram-registrations"
 FIRST_USER_ID = 2_000_000
 NO_CODE = "У меня нет реферального кода"
-PARK = {
-    "slug": "bench",
-    "name": "Бенч Такси",
-    "landing_url": "https://bench-taxi.example/ref",
-    "telegram_username": "bench_taxi_bot",
-    "telegram_token": TOKEN,
-}
+REGISTERED = "Регистрация завершена!"
+PARTNER_PHONE = "+79990000001"
+PARK_SLUG = "bench"
+BOT_USERNAME = "bench_taxi_bot"
+POLLING_TIMEOUT = 10
+# Warm-up: the first updates of a fresh process build caches (pydantic models, compiled
+# SQL), and the first waves open the HTTP connections (aiohttp keeps up to 100 per
+# session); a long-running bot has both, so neither is counted. 120 drivers make a first
+# wave wider than the connection pool.
+WARMUP_DRIVERS = 120
+MAX_DRIVERS = 5_000
+MAX_PAIRS = 20
+STARTUP_SECONDS = 90.0
+STOP_SECONDS = 15.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parents[1]  # children run here, so `-m bench.…` resolves
 
 
 @dataclass(frozen=True)
-class Result:
-    drivers: int
+class Run:
+    """One measured run of one bot."""
+
+    bot: str
     updates: int
-    seconds: float
-    messages: int
-    statements: int
+    wall: float
     cpu: float
-    """Process CPU seconds (every thread, the fake server included) while measuring."""
+    replies: int
+    registered: int
 
     @property
-    def registrations_per_second(self) -> float:
-        return self.drivers / self.seconds
-
-    @property
-    def updates_per_second(self) -> float:
-        return self.updates / self.seconds
+    def wall_per_update(self) -> float:
+        return self.wall / self.updates
 
     @property
     def cpu_per_update(self) -> float:
         return self.cpu / self.updates
 
 
-def waves(drivers: int, partner_code: str) -> list[list[tuple[int, dict[str, Any]]]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far, all its threads."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def waves(drivers: int, first_user: int, partner_code: str) -> list[list[dict[str, Any]]]:
     """Each driver's updates, grouped by step: wave k holds every driver's k-th update."""
     first, second, third = [], [], []
     for i in range(drivers):
-        user = FIRST_USER_ID + i
-        phone = f"7916{i:07d}"
+        user = first_user + i
         kind = i % 3
-        first.append((user, tg.message(user, f"/start {partner_code}" if kind == 0 else "/start")))
-        second.append((user, tg.contact(user, phone)))
+        first.append(tg.message(user, f"/start {partner_code}" if kind == 0 else "/start"))
+        second.append(tg.contact(user, f"7916{user % 10_000_000:07d}"))
         if kind == 1:
-            third.append((user, tg.message(user, partner_code)))
+            third.append(tg.message(user, partner_code))
         elif kind == 2:
-            third.append((user, tg.message(user, NO_CODE)))
+            third.append(tg.message(user, NO_CODE))
     return [first, second, third]
 
 
-async def measure_registrations(
-    drivers: int,
-    *,
-    profile: cProfile.Profile | None = None,
-    concurrency: int | None = None,
-    with_core: bool = True,
-) -> Result:
-    """One run. ``with_core=False`` answers every update with a fixed reply instead of
-    calling core: what is left is the cost of the front end itself (aiogram, rendering,
-    middlewares, HTTP), to tell it apart from core and storage."""
-    with tempfile.TemporaryDirectory(prefix="taxireg-bench-") as tmp:
-        async with FakeTelegram() as fake:
-            fake.add_bot(TOKEN, PARK["telegram_username"])
-            settings = load_settings(
-                None,
-                data_dir=Path(tmp),
-                telegram={"api_server": fake.base_url, "polling_timeout": 1},
-                notifications={"enabled": False},
-                parks=[PARK],
-            )
-            app = await build(settings)
-            statements = 0
+class FakeBotApi:
+    """bench.fake_bot_api as a child process, driven over its stdin/stdout."""
 
-            def count(*_: Any) -> None:
-                nonlocal statements
-                statements += 1
+    def __init__(self, process: asyncio.subprocess.Process, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
 
-            # On SQLite units of work run on an autocommit sibling engine (storage.uow).
-            engines = {id(e): e for e in (app.engine, getattr(app.uow, "engine", app.engine))}
-            for engine in engines.values():
-                event.listen(engine.sync_engine, "before_cursor_execute", count)
-            # ...and the hot statements it runs inline on SQLite (storage.hot).
-            hot.statement_listeners.append(count)
-            options = TelegramOptions()
-            if concurrency is not None:
-                polling = PollingOptions(polling_timeout=1, max_concurrent_updates=concurrency)
-                options = TelegramOptions(polling=polling)
-            front = TelegramFrontEnd(app, options)
-            if not with_core:
-                app.registration.handle = _canned  # type: ignore[method-assign]
-            try:
-                partner = await app.admin.add_partner("bench", "+79990000001", "Бенч")
-                plan = waves(drivers, partner.code)
-                polls = len(fake.calls("getUpdates", token=TOKEN))
-                await front.start()
-                await fake.wait_for_requests("getUpdates", token=TOKEN, count=polls + 1)
-                statements = 0
-                if profile is not None:
-                    profile.enable()
-                started, cpu = time.monotonic(), time.process_time()
-                expected = 0
-                for wave in plan:
-                    for _, update in wave:
-                        fake.push_update(TOKEN, update)
-                    expected += len(wave)
-                    replies = await fake.wait_for_requests(
-                        "sendMessage", token=TOKEN, count=expected, timeout=max(30, drivers / 5)
-                    )
-                cpu = time.process_time() - cpu
-                finished = max(r.at for r in replies)
-                if profile is not None:
-                    profile.disable()
-                await front.idle()
-                done = sum("Регистрация завершена!" in r.params["text"] for r in replies)
-                if with_core and done != drivers:
-                    raise RuntimeError(f"{done} of {drivers} drivers registered")
-                return Result(
-                    drivers=drivers,
-                    updates=sum(len(wave) for wave in plan),
-                    seconds=finished - started,
-                    messages=len(fake.calls("sendMessage", token=TOKEN)),
-                    statements=statements,
-                    cpu=cpu,
-                )
-            finally:
-                hot.statement_listeners.remove(count)
-                await front.stop()
-                await app.aclose()
+    async def call(self, wait: float, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command, ensure_ascii=False).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await asyncio.wait_for(self.process.stdout.readline(), wait + 5)
+        if not line:
+            raise RuntimeError(f"fake Bot API exited (status {self.process.returncode})")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"fake Bot API: {answer['error']}")
+        return answer
 
 
-_CANNED = Answer(
-    "ru",
-    (
-        Reply("registered"),
-        Reply(
-            "driver-code",
-            {"code": "bench", "url": "https://bench-taxi.example/ref?code=bench"},
-            keyboard=(Button.of(Action.MY_CODE),),
-        ),
-    ),
-)
+@contextlib.asynccontextmanager
+async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.fake_bot_api",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
+        limit=1 << 20,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), STARTUP_SECONDS)
+        if not line:
+            raise RuntimeError("fake Bot API did not start")
+        yield FakeBotApi(process, json.loads(line)["base_url"])
+        with contextlib.suppress(Exception):
+            await FakeBotApi(process, "").call(5, op="quit")
+    finally:
+        await stop(process)
 
 
-async def _canned(incoming: Incoming) -> Answer:
-    return _CANNED
+async def stop(process: asyncio.subprocess.Process) -> int | None:
+    """SIGTERM, then SIGKILL if it has not exited within STOP_SECONDS."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_SECONDS)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    return process.returncode
 
 
-async def echo_floor(updates: int) -> tuple[float, float]:
-    """(updates/s, CPU seconds per update) of bench.echo_floor on ``updates`` updates.
-
-    CPU is the whole process (the fake server included, as in ours) over the call, minus
-    a one-update call: what is left is the cost of the extra updates, without set-up.
-    """
-    cpu = time.process_time()
-    await measure_echo_floor(1)
-    fixed = time.process_time() - cpu
-    cpu = time.process_time()
-    rate = await measure_echo_floor(updates)
-    used = time.process_time() - cpu - fixed
-    return rate, used / max(1, updates - 1)
+def _clean_env() -> dict[str, str]:
+    # The developer's own TAXIREG_* settings must not leak into the measured app.
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
 
 
-async def main_async(
-    drivers: int,
-    runs: int,
-    profile_path: str | None,
-    concurrency: int | None,
-    with_echo: bool = True,
-    with_core: bool = True,
-) -> None:
-    ours: list[Result] = []
-    floors: list[tuple[float, float]] = []
-    profile = cProfile.Profile() if profile_path else None
-    nan = float("nan")
-    for run in range(1, runs + 1):
-        result = await measure_registrations(
-            drivers, profile=profile, concurrency=concurrency, with_core=with_core
-        )
-        floor, floor_cpu = await echo_floor(result.updates) if with_echo else (nan, nan)
-        ours.append(result)
-        floors.append((floor, floor_cpu))
-        print(
-            f"run {run}: {result.registrations_per_second:.0f} registrations/s, "
-            f"{result.updates_per_second:.0f} updates/s "
-            f"({result.cpu_per_update * 1e3:.2f} ms CPU/update); "
-            f"echo {floor:.0f} updates/s ({floor_cpu * 1e3:.2f} ms CPU/update); "
-            f"ratio {floor / result.updates_per_second:.2f} "
-            f"(CPU {result.cpu_per_update / floor_cpu:.2f})"
-        )
-    median_ours = statistics.median(r.updates_per_second for r in ours)
-    median_regs = statistics.median(r.registrations_per_second for r in ours)
-    median_cpu = statistics.median(r.cpu_per_update for r in ours)
-    median_echo = statistics.median(f for f, _ in floors)
-    median_echo_cpu = statistics.median(c for _, c in floors)
-    # Ratios are paired per run (ours and the echo floor measured back to back), then the
-    # median is taken: the machine's load drifts between runs more than within one.
-    pairs = list(zip(ours, floors, strict=True))
-    ratio = statistics.median(f / r.updates_per_second for r, (f, _) in pairs)
-    cpu_ratio = statistics.median(r.cpu_per_update / c for r, (_, c) in pairs)
-    last = ours[-1]
-    print(
-        f"\n{drivers} drivers, {last.updates} updates per run, median of {runs} run(s):\n"
-        f"  registrations/s        {median_regs:8.0f}\n"
-        f"  updates/s              {median_ours:8.0f}\n"
-        f"  echo floor updates/s   {median_echo:8.0f}\n"
-        f"  cost ratio             {ratio:8.2f}"
-        "  (ours / echo, wall time per update; target <= 2)\n"
-        f"  CPU per update         {median_cpu * 1e3:8.2f} ms"
-        f" (echo {median_echo_cpu * 1e3:.2f} ms)\n"
-        f"  CPU cost ratio         {cpu_ratio:8.2f}"
-        "  (robust to other load on the machine)\n"
-        f"  sendMessage/update     {last.messages / last.updates:8.2f}\n"
-        f"  SQL statements/update  {last.statements / last.updates:8.2f}"
+def _taxireg() -> str:
+    return str(Path(sys.executable).with_name("taxireg"))
+
+
+def _toml(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def write_config(directory: Path, api_server: str, token: str) -> Path:
+    config = directory / "taxireg.toml"
+    config.write_text(
+        f"data_dir = {_toml(str(directory))}\n"
+        "[telegram]\n"
+        f"api_server = {_toml(api_server)}\n"
+        f"polling_timeout = {POLLING_TIMEOUT}\n"
+        "[notifications]\n"
+        "enabled = false\n"
+        "[[parks]]\n"
+        f"slug = {_toml(PARK_SLUG)}\n"
+        'name = "Бенч Такси"\n'
+        'landing_url = "https://bench-taxi.example/ref"\n'
+        f"telegram_username = {_toml(BOT_USERNAME)}\n"
+        f"telegram_token = {_toml(token)}\n",
+        encoding="utf-8",
     )
-    if profile is not None and profile_path:
-        profile.dump_stats(profile_path)
-        print(f"  cProfile stats: {profile_path} (python -m pstats {profile_path})")
+    return config
+
+
+async def cli(config: Path, *args: str) -> str:
+    """Run one `taxireg` command to completion; its stdout."""
+    process = await asyncio.create_subprocess_exec(
+        _taxireg(), "--config", str(config), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(), cwd=REPO,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), STARTUP_SECONDS)
+    finally:
+        await stop(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"taxireg {' '.join(args)} failed: {err.decode().strip()}")
+    return out.decode()
+
+
+@dataclass(frozen=True)
+class Bot:
+    """How to start one measured bot on a fresh token."""
+
+    name: str
+    our_session: bool = False
+
+    async def prepare(
+        self, fake: FakeBotApi, token: str, directory: Path
+    ) -> tuple[list[str], str]:
+        """The command line to start the bot, and the partner code its drivers enter."""
+        await fake.call(5, op="add_bot", token=token, username=BOT_USERNAME)
+        if self.name == "echo":
+            command = [
+                sys.executable, "-m", "bench.echo_floor", "--api-server", fake.base_url,
+                "--token", token, "--polling-timeout", str(POLLING_TIMEOUT),
+            ]  # fmt: skip
+            if self.our_session:
+                command.append("--our-session")
+            return command, "BENCH42"  # the echo bot never reads it
+        config = write_config(directory, fake.base_url, token)
+        await cli(config, "migrate")
+        added = await cli(
+            config, "partner", "add", "--park", PARK_SLUG, "--phone", PARTNER_PHONE,
+            "--name", "Бенч",
+        )  # fmt: skip
+        return [_taxireg(), "--config", str(config), "run"], added.strip().splitlines()[-1]
+
+
+@contextlib.asynccontextmanager
+async def started(
+    bot: Bot, fake: FakeBotApi, token: str, directory: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """The bot's process, once it long-polls the fake; stopped (and checked) on exit."""
+    command, code = await bot.prepare(fake, token, directory)
+    log = (directory / f"{bot.name}.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=log, stderr=log, env=_clean_env(), cwd=REPO
+    )
+    try:
+        poll = asyncio.ensure_future(
+            fake.call(STARTUP_SECONDS, op="wait_polling", token=token, timeout=STARTUP_SECONDS)
+        )
+        exited = asyncio.ensure_future(process.wait())
+        await asyncio.wait({poll, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if not poll.done():
+            poll.cancel()
+            raise RuntimeError(f"{bot.name} exited before polling:\n{_tail(directory, bot)}")
+        exited.cancel()
+        poll.result()
+        yield process, code
+    finally:
+        status = await stop(process)
+        log.close()
+    if status not in (0, -signal.SIGTERM):
+        raise RuntimeError(f"{bot.name} exited with {status}:\n{_tail(directory, bot)}")
+
+
+def _tail(directory: Path, bot: Bot) -> str:
+    text = (directory / f"{bot.name}.log").read_text(errors="replace")
+    return "\n".join(text.splitlines()[-20:])
+
+
+async def drive(
+    fake: FakeBotApi, token: str, plan: list[list[dict[str, Any]]], pid: int | None = None
+) -> tuple[dict[str, Any], float]:
+    """Push ``plan``; the fake's answer and the CPU ``pid`` used meanwhile."""
+    updates = sum(len(wave) for wave in plan)
+    timeout = max(30.0, updates / 20)  # even a loaded box answers 20 updates/s
+    before = cpu_seconds(pid) if pid is not None else 0.0
+    answer = await fake.call(
+        timeout, op="drive", token=token, waves=plan, timeout=timeout, marker=REGISTERED
+    )
+    used = cpu_seconds(pid) - before if pid is not None else 0.0
+    return answer, used
+
+
+async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
+    token = f"{100_000 + serial}:bench-{bot.name}"
+    with tempfile.TemporaryDirectory(prefix=f"taxireg-bench-{bot.name}-") as tmp:
+        async with started(bot, fake, token, Path(tmp)) as (process, code):
+            await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
+            await asyncio.sleep(0.3)
+            plan = waves(drivers, FIRST_USER_ID, code)
+            answer, cpu = await drive(fake, token, plan, process.pid)
+    run = Run(
+        bot=bot.name,
+        updates=answer["updates"],
+        wall=answer["finished"] - answer["started"],
+        cpu=cpu,
+        replies=answer["replies"],
+        registered=answer["marked"],
+    )
+    if bot.name == "taxireg" and run.registered != drivers:
+        raise RuntimeError(f"taxireg run registered {run.registered} of {drivers} drivers")
+    return run
+
+
+async def profile(fake: FakeBotApi, bot: Bot, drivers: int, serial: int, output: Path) -> None:
+    """One unmeasured run of ``bot`` under py-spy (raw collapsed stacks to ``output``)."""
+    token = f"{100_000 + serial}:bench-profile"
+    py_spy = Path(sys.executable).with_name("py-spy")
+    with tempfile.TemporaryDirectory(prefix="taxireg-bench-profile-") as tmp:
+        async with started(bot, fake, token, Path(tmp)) as (process, code):
+            await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
+            spy = await asyncio.create_subprocess_exec(
+                str(py_spy), "record", "--pid", str(process.pid), "--rate", "250",
+                "--format", "raw", "--output", str(output),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.sleep(1.0)  # py-spy attaches
+            try:
+                await drive(fake, token, waves(drivers, FIRST_USER_ID, code))
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    spy.send_signal(signal.SIGINT)  # py-spy writes the file on SIGINT
+                try:
+                    await asyncio.wait_for(spy.wait(), 30)
+                except TimeoutError:
+                    spy.kill()
+                    await spy.wait()
+    summarise(output, bot.name)
+
+
+def summarise(collapsed: Path, name: str = "taxireg", top: int = 40) -> None:
+    """Share of busy samples per function: inclusive (on the stack) and self (on top)."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";")]
+        if frames[-1] == _IDLE_WORKER:
+            continue  # a thread pool's worker waiting for work: py-spy counts it as busy
+        total += n
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    if not total:
+        print("py-spy recorded no samples")
+        return
+    print(f"\npy-spy: {total} busy samples of the {name} bot ({collapsed})")
+    print("  inclusive (the function or anything it called):")
+    for frame, n in inclusive.most_common(top):
+        print(f"    {100 * n / total:5.1f} %  {frame}")
+    print("  self (the function's own code):")
+    for frame, n in own.most_common(top // 2):
+        print(f"    {100 * n / total:5.1f} %  {frame}")
+
+
+_IDLE_WORKER = "_worker (concurrent/futures/thread.py)"
+
+
+def _frame(frame: str) -> str:
+    # "function (path/to/file.py:123)" -> "function (pkg/file.py)": lines merged, paths short.
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/lib/python3.11/", "/work/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    echo, ours = Bot("echo", our_session=args.echo_our_session), Bot("taxireg")
+    pairs: list[tuple[Run, Run]] = []
+    deadline = time.monotonic() + args.max_seconds
+    async with fake_bot_api() as fake:
+        for pair in range(args.pairs):
+            if time.monotonic() > deadline:
+                print(f"stopping after {pair} pair(s): --max-seconds {args.max_seconds} reached")
+                break
+            order = (echo, ours) if pair % 2 == 0 else (ours, echo)
+            runs = {}
+            for i, bot in enumerate(order):
+                runs[bot.name] = await measure(bot, fake, args.drivers, 2 * pair + i)
+            floor, run = runs["echo"], runs["taxireg"]
+            pairs.append((floor, run))
+            print(
+                f"pair {pair + 1} ({' then '.join(b.name for b in order)}): "
+                f"taxireg {run.wall_per_update * 1e3:.2f} ms wall, "
+                f"{run.cpu_per_update * 1e3:.2f} ms CPU per update; "
+                f"echo {floor.wall_per_update * 1e3:.2f} ms wall, "
+                f"{floor.cpu_per_update * 1e3:.2f} ms CPU; "
+                f"ratio wall {run.wall_per_update / floor.wall_per_update:.2f}, "
+                f"CPU {run.cpu_per_update / floor.cpu_per_update:.2f}",
+                flush=True,
+            )
+        if args.py_spy:
+            bot = echo if args.py_spy_bot == "echo" else ours
+            await profile(fake, bot, args.drivers, 2 * args.pairs, Path(args.py_spy))
+    if pairs:
+        report(pairs, args)
+
+
+def report(pairs: list[tuple[Run, Run]], args: argparse.Namespace) -> None:
+    wall = [r.wall_per_update / f.wall_per_update for f, r in pairs]
+    cpu = [r.cpu_per_update / f.cpu_per_update for f, r in pairs]
+    last = pairs[-1][1]
+    registrations = args.drivers / statistics.median(r.wall for _, r in pairs)
+
+    def median_ms(values: list[float]) -> str:
+        return f"{statistics.median(values) * 1e3:8.2f} ms"
+
+    floor = "echo bot on taxireg's session" if args.echo_our_session else "bare aiogram echo bot"
+    print(
+        f"\n{args.drivers} drivers = {last.updates} updates per run, {len(pairs)} pair(s), "
+        f"each bot in its own process; floor: {floor}\n"
+        f"  taxireg wall per update   {median_ms([r.wall_per_update for _, r in pairs])}\n"
+        f"  echo wall per update      {median_ms([f.wall_per_update for f, _ in pairs])}\n"
+        f"  taxireg CPU per update    {median_ms([r.cpu_per_update for _, r in pairs])}\n"
+        f"  echo CPU per update       {median_ms([f.cpu_per_update for f, _ in pairs])}\n"
+        f"  wall ratio                {statistics.median(wall):8.2f}"
+        f"  (median of pairs; range {min(wall):.2f}-{max(wall):.2f}; target <= 2)\n"
+        f"  CPU ratio                 {statistics.median(cpu):8.2f}"
+        f"  (median of pairs; range {min(cpu):.2f}-{max(cpu):.2f})\n"
+        f"  registrations/s           {registrations:8.0f}\n"
+        f"  sendMessage per update    {last.replies / last.updates:8.2f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--drivers", type=int, default=300, help="drivers per run")
-    parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
-    parser.add_argument("--profile", metavar="PATH", help="write cProfile stats of our runs")
+    parser.add_argument("--drivers", type=int, default=300, help="drivers per run (3-5000)")
+    parser.add_argument("--pairs", type=int, default=5, help="echo/taxireg pairs (1-20)")
     parser.add_argument(
-        "--no-echo", action="store_true", help="skip the echo floor (to profile ours alone)"
+        "--max-seconds", type=float, default=900, help="start no new pair after this long"
     )
     parser.add_argument(
-        "--front-end-only",
+        "--py-spy", metavar="PATH", help="also profile one taxireg run; raw stacks to PATH"
+    )
+    parser.add_argument(
+        "--py-spy-bot", choices=("taxireg", "echo"), default="taxireg", help="bot to profile"
+    )
+    parser.add_argument(
+        "--echo-our-session",
         action="store_true",
-        help="answer every update with a fixed reply instead of calling core (no database)",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, help="updates handled at once per bot (default: the app's)"
+        help="run the echo bot on taxireg's Telegram session instead of aiogram's own",
     )
     args = parser.parse_args()
-    if args.drivers < 3:
-        parser.error("--drivers must be at least 3")
-    asyncio.run(
-        main_async(
-            args.drivers,
-            args.runs,
-            args.profile,
-            args.concurrency,
-            with_echo=not args.no_echo,
-            with_core=not args.front_end_only,
-        )
-    )
+    if not 3 <= args.drivers <= MAX_DRIVERS:
+        parser.error(f"--drivers must be between 3 and {MAX_DRIVERS}")
+    if not 0 <= args.pairs <= MAX_PAIRS or (args.pairs == 0 and not args.py_spy):
+        parser.error(f"--pairs must be between 1 and {MAX_PAIRS} (0 only with --py-spy)")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
