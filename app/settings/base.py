@@ -19,8 +19,8 @@ class Section(BaseModel):
     """
 
     # Unknown keys are errors: a typo such as ``sendr = "http"`` must not silently fall
-    # back to the default.
-    model_config = ConfigDict(extra="forbid")
+    # back to the default. TOML has ``inf`` and ``nan``; no interval or rate here means them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     masked_urls: ClassVar[tuple[str, ...]] = ()
     """Fields holding URLs that may carry credentials: masked in repr and redacted dumps."""

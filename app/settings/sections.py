@@ -8,12 +8,21 @@ import re
 import warnings
 from datetime import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PositiveInt, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from app.settings.base import Section
 from app.settings.checks import blank_to_none, check_http_url, error
+
+# Upper bounds that keep each number inside what it feeds, so a typo of a few zeros is a
+# config error rather than a crash later: ten years for a duration ("now minus a TTL" before
+# year 1 overflows datetime), and 32 bits for a count (an SQL LIMIT, a counter column).
+MAX_DAYS = 3650
+MAX_HOURS = MAX_DAYS * 24
+MAX_SECONDS = MAX_HOURS * 3600
+Count = Annotated[int, Field(gt=0, le=2**31 - 1)]
+Seconds = Annotated[int, Field(gt=0, le=MAX_SECONDS)]
 
 
 class DatabaseSettings(Section):
@@ -60,7 +69,7 @@ class TelegramSettings(Section):
 
     api_server: str | None = None
     """Base URL of a self-hosted Bot API server; None means Telegram's own."""
-    polling_timeout: PositiveInt = 30
+    polling_timeout: Seconds = 30
     """Long-poll timeout in seconds."""
 
     @field_validator("api_server", mode="before")
@@ -100,7 +109,7 @@ class SmsSettings(Section):
     """URL template with ``{phone}`` and ``{text}`` placeholders, for sender = "http"."""
     url_file: Path | None = None
     """A file holding ``url`` (the gateway's key is usually in it); excludes ``url``."""
-    timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -127,13 +136,13 @@ class SmsSettings(Section):
 class RegistrationSettings(Section):
     """``[registration]``: one-time-code and invite-code limits."""
 
-    otp_ttl_seconds: PositiveInt = 300
-    otp_max_attempts: PositiveInt = 5
-    otp_resend_seconds: int = Field(default=60, ge=0)
-    otp_max_per_hour: PositiveInt = 5
-    code_max_failures: PositiveInt = 5
-    code_failure_window_seconds: PositiveInt = 600
-    code_cooldown_seconds: int = Field(default=600, ge=0)
+    otp_ttl_seconds: Seconds = 300
+    otp_max_attempts: Count = 5
+    otp_resend_seconds: int = Field(default=60, ge=0, le=MAX_SECONDS)
+    otp_max_per_hour: Count = 5
+    code_max_failures: Count = 5
+    code_failure_window_seconds: Seconds = 600
+    code_cooldown_seconds: int = Field(default=600, ge=0, le=MAX_SECONDS)
 
 
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -142,19 +151,19 @@ _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 class NotificationSettings(Section):
     """``[notifications]``: the outbox relay and scheduled reminders."""
 
-    deliver_interval_seconds: float = Field(default=3.0, gt=0)
-    batch_size: PositiveInt = 100
-    lease_seconds: PositiveInt = 60
-    max_attempts: PositiveInt = 8
+    deliver_interval_seconds: float = Field(default=3.0, gt=0, le=MAX_SECONDS)
+    batch_size: Count = 100
+    lease_seconds: Seconds = 60
+    max_attempts: Count = 8
     per_bot_rate: float = Field(default=25.0, gt=0)
     """Messages per second per bot."""
-    per_chat_interval_seconds: float = Field(default=1.0, ge=0)
-    backoff_base_seconds: float = Field(default=2.0, gt=0)
-    backoff_max_seconds: float = Field(default=600.0, gt=0)
-    unlinked_ttl_hours: PositiveInt = 72
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=MAX_SECONDS)
+    backoff_base_seconds: float = Field(default=2.0, gt=0, le=MAX_SECONDS)
+    backoff_max_seconds: float = Field(default=600.0, gt=0, le=MAX_SECONDS)
+    unlinked_ttl_hours: int = Field(default=72, gt=0, le=MAX_HOURS)
     digest_time: str = "20:00"
     """Local time (park timezone) of the partners' daily digest, HH:MM."""
-    abandoned_registration_days: PositiveInt = 30
+    abandoned_registration_days: int = Field(default=30, gt=0, le=MAX_DAYS)
     enabled: bool = True
 
     @field_validator("digest_time")
