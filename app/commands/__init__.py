@@ -16,5 +16,7 @@ MODULES: tuple[str, ...] = (
     "app.commands.driver",
     "app.commands.code",
     "app.commands.notifications",
+    "app.commands.orders",
+    "app.commands.ledger",
     "app.commands.config",
 )

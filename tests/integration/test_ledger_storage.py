@@ -1,180 +1,40 @@
 """The ledger on real SQLite and PostgreSQL: import, re-import, cancellation, balances,
-payouts (refusals, statuses, two concurrent requests), and the referral-cycle check.
-
-Self-contained fixtures (migrations run here): it does not depend on the app's container.
-"""
+payouts (refusals, statuses, two concurrent requests), the referral-cycle check, the
+statement and the month export."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, TypeVar
 
 import pytest
-from alembic import command
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from core.domain.bonus import Beneficiary, BonusProgram, LevelRule, RewardKind, RuleSet
+from core.domain.bonus import Beneficiary
 from core.domain.bonus_payouts import Actor, PayoutRefusal, PayoutStatus
 from core.domain.bonus_records import OrderInput
 from core.domain.errors import DomainError
 from core.domain.model import OwnerKind
-from core.services.ledger import (
-    LedgerService,
-    PayoutRefused,
-    ReferralCycle,
-    refuse_cycle,
-)
+from core.services.ledger import PayoutRefused, ReferralCycle, refuse_cycle
 from storage import tables as t
 from storage.database import SqlDatabase
 from storage.ledger import SqlLedger
-from storage.migrate import alembic_config
 from tests.fakes.clock import FakeClock
+from tests.integration.ledger_env import D1, D2, PARTNER, T0, count, db, make_service, order
 
-POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
-T = TypeVar("T")
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-PARTNER = Beneficiary(OwnerKind.PARTNER, 1)
-D1 = Beneficiary(OwnerKind.DRIVER, 1)
-D2 = Beneficiary(OwnerKind.DRIVER, 2)
-
-
-class LedgerDb:
-    """``Database.run`` over a unit of work holding just the ledger repository.
-
-    Stands in for ``SqlUnitOfWork`` until it carries ``ledger``; the connection and the
-    transaction are the real ones.
-    """
-
-    def __init__(self, db: SqlDatabase) -> None:
-        self.db = db
-
-    async def run(self, work: Callable[[Any], T]) -> T:
-        return await self.db.run_on_connection(
-            lambda conn: work(SimpleNamespace(ledger=SqlLedger(conn)))
-        )
-
-    async def ping(self) -> None:
-        await self.db.ping()
-
-
-def _migrate(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    command.upgrade(alembic_config(conn), "head")
-
-
-def _seed(conn: Connection) -> None:
-    """Park mos: partner 1 <- driver 1 <- driver 2 <- driver 3; driver 4 referred by nobody."""
-    conn.execute(
-        insert(t.parks),
-        [{"slug": "mos", "name": "Мос", "landing_url": "https://x.ru/ref", "updated_at": T0}],
-    )
-    conn.execute(
-        insert(t.codes),
-        [
-            {"code": c, "park_slug": "mos", "kind": k, "created_at": T0}
-            for c, k in [
-                ("p1", "partner"),
-                ("d1", "driver"),
-                ("d2", "driver"),
-                ("d3", "driver"),
-                ("d4", "driver"),
-            ]
-        ],
-    )
-    conn.execute(
-        insert(t.partners),
-        [
-            {
-                "id": 1,
-                "park_slug": "mos",
-                "phone": "+79160000100",
-                "code": "p1",
-                "created_at": T0,
-                "updated_at": T0,
-            }
-        ],
-    )
-    referrers = {1: ("partner", 1), 2: ("driver", 1), 3: ("driver", 2), 4: (None, None)}
-    conn.execute(
-        insert(t.drivers),
-        [
-            {
-                "id": i,
-                "park_slug": "mos",
-                "phone": f"+7916000000{i}",
-                "own_code": f"d{i}",
-                "referrer_kind": kind,
-                "referrer_id": ref,
-                "channel": "telegram",
-                "source": "typed",
-                "created_at": T0,
-                "updated_at": T0,
-            }
-            for i, (kind, ref) in referrers.items()
-        ],
-    )
-
-
-def _program(**options: object) -> BonusProgram:
-    levels = (
-        LevelRule(1, RewardKind.PERCENT, 1000),  # 10 %
-        LevelRule(2, RewardKind.FIXED, 5000),
-        LevelRule(3, RewardKind.PERCENT, 250),  # 2.5 %
-    )
-    return BonusProgram(
-        "mos",
-        (RuleSet(1, T0, levels, **options),),
-        payout_minimum_kopecks=10_000,  # type: ignore[arg-type]
-    )
-
-
-def _backends() -> list[str]:
-    return ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
-
-
-@pytest.fixture(params=_backends())
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlDatabase]:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else POSTGRES_URL
-    assert url is not None
-    database = SqlDatabase(url, FakeClock(T0))
-    try:
-        await database.run_on_connection(_migrate)
-        await database.run_on_connection(_seed)
-        yield database
-    finally:
-        await database.dispose()
-
-
-def _service(db: SqlDatabase, clock: FakeClock | None = None, **options: object) -> LedgerService:
-    return LedgerService(LedgerDb(db), {"mos": _program(**options)}, clock or FakeClock(T0))
-
-
-def _order(oid: str, driver: int, price: int, status: str = "completed", **kw: Any) -> OrderInput:
-    at = kw.pop("at", T0 + timedelta(days=2))
-    return OrderInput(oid, at, price, status, driver_id=driver, **kw)
-
-
-async def _count(db: SqlDatabase, table: t.Table) -> int:
-    return await db.run_on_connection(
-        lambda c: c.execute(select(func.count()).select_from(table)).scalar_one()
-    )
+__all__ = ["db"]  # the fixture
 
 
 async def test_import_reimport_and_cancellation(db: SqlDatabase) -> None:
-    service = _service(db)
+    service = make_service(db)
     batch = [
-        _order("a", 3, 100_000),  # chain 2, 1, partner: 10 000 + 5 000 + 2 500
-        _order("b", 2, 33_335),  # chain 1, partner: 3 333.5 -> 3 333 (half down), 5 000
+        order("a", 3, 100_000),  # chain 2, 1, partner: 10 000 + 5 000 + 2 500
+        order("b", 2, 33_335),  # chain 1, partner: 3 333.5 -> 3 333 (half down), 5 000
         OrderInput("c", T0 + timedelta(days=2), 1000, "completed", driver_phone="+79160000004"),
-        _order("ghost", 99, 1000),
+        order("ghost", 99, 1000),
         OrderInput("bad", T0, 1000, "completed"),
     ]
     report = await service.import_orders("mos", batch)
@@ -185,13 +45,13 @@ async def test_import_reimport_and_cancellation(db: SqlDatabase) -> None:
     assert (await service.balance(D2)).accrued == 10_000
     assert (await service.balance(D1)).accrued == 5_000 + 3_333
     assert (await service.balance(PARTNER)).accrued == 2_500 + 5_000
-    rows, orders = await _count(db, t.ledger), await _count(db, t.orders)
+    rows, orders = await count(db, t.ledger), await count(db, t.orders)
 
     again = await service.import_orders("mos", batch)
     assert (again.accepted, again.unchanged, again.entries) == (0, 3, 0)
-    assert (await _count(db, t.ledger), await _count(db, t.orders)) == (rows, orders)
+    assert (await count(db, t.ledger), await count(db, t.orders)) == (rows, orders)
 
-    cancelled = await service.import_orders("mos", [_order("a", 3, 100_000, "cancelled")])
+    cancelled = await service.import_orders("mos", [order("a", 3, 100_000, "cancelled")])
     assert (cancelled.reversed, cancelled.entries, cancelled.reversed_kopecks) == (1, 3, 17_500)
     assert (await service.balance(D2)).accrued == 0
     assert (await service.balance(D1)).accrued == 3_333
@@ -216,28 +76,28 @@ async def test_import_reimport_and_cancellation(db: SqlDatabase) -> None:
     )
     assert sums == {1: 3_333, 2: 0}
     # A second cancellation changes nothing.
-    await service.import_orders("mos", [_order("a", 3, 100_000, "cancelled")])
+    await service.import_orders("mos", [order("a", 3, 100_000, "cancelled")])
     assert (await service.balance(D2)).accrued == 0
     entries = await db.run_on_connection(lambda c: SqlLedger(c).entries(D1, limit=10))
     assert [e.accrual.amount_kopecks for e in entries] == [-5_000, 3_333, 5_000]
 
 
 async def test_cap_window_and_threshold_on_real_storage(db: SqlDatabase) -> None:
-    service = _service(db, monthly_cap_kopecks=12_000, min_orders=1, window_days=30)
-    first = await service.import_orders("mos", [_order("o1", 2, 100_000)])
+    service = make_service(db, monthly_cap_kopecks=12_000, min_orders=1, window_days=30)
+    first = await service.import_orders("mos", [order("o1", 2, 100_000)])
     assert first.entries == 0  # min_orders=1: the first order pays nothing
     # Second batch: counts and month sums come from the database, not from memory.
-    await service.import_orders("mos", [_order("o2", 2, 100_000)])
-    await service.import_orders("mos", [_order("o3", 2, 100_000)])
+    await service.import_orders("mos", [order("o2", 2, 100_000)])
+    await service.import_orders("mos", [order("o3", 2, 100_000)])
     assert (await service.balance(D1)).accrued == 12_000  # 10 000 + 2 000 (capped)
     late = T0 + timedelta(days=31)
-    report = await service.import_orders("mos", [_order("o4", 2, 100_000, at=late)])
+    report = await service.import_orders("mos", [order("o4", 2, 100_000, at=late)])
     assert report.entries == 0  # outside the 30-day window
 
 
 async def test_payout_rules_and_statuses(db: SqlDatabase) -> None:
-    service = _service(db)
-    await service.import_orders("mos", [_order("a", 2, 500_000)])  # D1 gets 50 000
+    service = make_service(db)
+    await service.import_orders("mos", [order("a", 2, 500_000)])  # D1 gets 50 000
     with pytest.raises(PayoutRefused) as low:
         await service.request_payout("mos", D1, 9_999)
     assert low.value.reason is PayoutRefusal.BELOW_MINIMUM
@@ -282,11 +142,11 @@ async def test_payout_rules_and_statuses(db: SqlDatabase) -> None:
 
 
 async def test_concurrent_payouts_never_overdraw(db: SqlDatabase, tmp_path: Path) -> None:
-    await _service(db).import_orders("mos", [_order("a", 2, 1_000_000)])  # D1: 100 000
+    await make_service(db).import_orders("mos", [order("a", 2, 1_000_000)])  # D1: 100 000
     # Several databases on one store stand for several processes: no shared thread or pool.
     others = [SqlDatabase(db.url, FakeClock(T0)) for _ in range(3)]
     try:
-        services = [_service(x) for x in [db, *others] for _ in range(2)]
+        services = [make_service(x) for x in [db, *others] for _ in range(2)]
         results = await asyncio.gather(
             *(s.request_payout("mos", D1, 60_000) for s in services), return_exceptions=True
         )
@@ -297,9 +157,9 @@ async def test_concurrent_payouts_never_overdraw(db: SqlDatabase, tmp_path: Path
     losses = [r for r in results if isinstance(r, PayoutRefused)]
     assert len(wins) == 1
     assert len(losses) == len(services) - 1
-    balance = await _service(db).balance(D1)
+    balance = await make_service(db).balance(D1)
     assert (balance.reserved, balance.available) == (60_000, 40_000)
-    assert await _count(db, t.payouts) == 1
+    assert await count(db, t.payouts) == 1
 
 
 async def test_referral_cycle_is_refused(db: SqlDatabase) -> None:
@@ -316,17 +176,17 @@ async def test_referral_cycle_is_refused(db: SqlDatabase) -> None:
 
 async def test_statement_and_month_export(db: SqlDatabase) -> None:
     clock = FakeClock(T0 + timedelta(days=3))
-    service = _service(db, clock)
+    service = make_service(db, clock)
     await service.import_orders(
         "mos",
         [
-            _order("a", 2, 100_000),  # D1 level 1: 10 000
-            _order("b", 3, 100_000),  # D1 level 2: 5 000
-            _order("old", 2, 100_000, at=T0 - timedelta(days=5)),  # before the rules: nothing
-            _order("dec", 2, 40_000, at=T0 + timedelta(days=31)),  # December: 4 000
+            order("a", 2, 100_000),  # D1 level 1: 10 000
+            order("b", 3, 100_000),  # D1 level 2: 5 000
+            order("old", 2, 100_000, at=T0 - timedelta(days=5)),  # before the rules: nothing
+            order("dec", 2, 40_000, at=T0 + timedelta(days=31)),  # December: 4 000
         ],
     )
-    await service.import_orders("mos", [_order("b", 3, 100_000, "cancelled")])
+    await service.import_orders("mos", [order("b", 3, 100_000, "cancelled")])
     statement = await service.statement("mos", D1, recent=3)
     assert statement.month == "2026-11"
     assert statement.month_kopecks == 10_000  # 10 000 + 5 000 - 5 000
