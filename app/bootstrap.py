@@ -6,57 +6,46 @@ admin commands start fast.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from app.clock import SystemClock
-from app.settings import ParkSettings, Settings
+from app.settings import Settings
 from app.sms import HttpSms, LogSms
 from core.domain.model import Park
 from core.domain.registration import Limits
-from core.ports import Clock, SmsSender
+from core.domain.sms_limits import Quota
+from core.ports import Clock, LeaseFactory, SmsSender
 from core.services.admin import AdminService
 from core.services.codes import CodeIssuer
 from core.services.registration import RegistrationService
 from core.texts import Catalog
-from storage.engine import make_engine
-from storage.uow import UnitOfWorkFactory, uow_factory
+from storage.database import SqlDatabase
+from storage.leases import lease_factory
+
+# The name under which a generated one-time-code key is kept in the database.
+OTP_SECRET = "otp_hmac"
 
 
 @dataclass
 class Container:
     settings: Settings
-    engine: AsyncEngine
-    uow: UnitOfWorkFactory
+    db: SqlDatabase
     parks: dict[str, Park]
     catalog: Catalog
     clock: Clock
     sms: SmsSender
+    leases: LeaseFactory
     registration: RegistrationService
     admin: AdminService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
-        await self.uow.dispose()
-        await self.engine.dispose()
+        await self.db.dispose()
 
 
-def park_from_settings(park: ParkSettings) -> Park:
-    return Park(
-        slug=park.slug,
-        name=park.name,
-        landing_url=park.landing_url,
-        telegram_username=park.telegram_username,
-        vk_group_id=park.vk_group_id,
-        vk_screen_name=park.vk_screen_name,
-        phone_region=park.phone_region,
-        timezone=park.timezone,
-    )
-
-
-def limits_from_settings(settings: Settings) -> Limits:
+def limits_from_settings(settings: Settings, otp_secret: bytes | None) -> Limits:
     r = settings.registration
     return Limits(
         otp_ttl=timedelta(seconds=r.otp_ttl_seconds),
@@ -66,6 +55,11 @@ def limits_from_settings(settings: Settings) -> Limits:
         code_max_failures=r.code_max_failures,
         code_failure_window=timedelta(seconds=r.code_failure_window_seconds),
         code_cooldown=timedelta(seconds=r.code_cooldown_seconds),
+        sms_per_phone=(
+            Quota(r.sms_per_phone_10min, timedelta(minutes=10)),
+            Quota(r.sms_per_phone_day, timedelta(days=1)),
+        ),
+        otp_secret=otp_secret,
     )
 
 
@@ -73,6 +67,17 @@ def sms_from_settings(settings: Settings) -> SmsSender:
     if settings.sms.sender == "http" and settings.sms.url:
         return HttpSms(settings.sms.url, settings.sms.timeout)
     return LogSms()
+
+
+async def otp_secret(settings: Settings, db: SqlDatabase) -> bytes:
+    """The configured key, or one generated on first run and kept in the database so that
+    every process agrees (and the database alone still does not reveal the codes' key if
+    the operator configures one)."""
+    if settings.sms.code_secret is not None:
+        return settings.sms.code_secret.get_secret_value().encode()
+    candidate = secrets.token_hex(32)
+    stored = await db.run(lambda uow: uow.secrets.get_or_create(OTP_SECRET, candidate))
+    return stored.encode()
 
 
 async def build(
@@ -86,36 +91,33 @@ async def build(
     """Open the database (migrating it and syncing the parks from config) and wire services."""
     if settings.database.url is None:
         settings.ensure_data_dir()
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
-    parks = {p.slug: park_from_settings(p) for p in settings.parks}
-    uow = uow_factory(engine)
+    clock = clock or SystemClock()
+    db = SqlDatabase(settings.database_url, clock, echo=settings.database.echo)
+    parks = {p.slug: p.to_park() for p in settings.parks}
     try:
         if migrate_db:
             from storage import migrate  # Alembic is heavy; `taxireg status` never needs it
 
-            await migrate.upgrade(engine)
+            await migrate.upgrade(db)
         if sync_parks and parks:
-            async with uow() as work:
-                await work.parks.sync(list(parks.values()))
-                await work.commit()
+            await db.run(lambda uow: uow.parks.sync(list(parks.values())))
+        secret = await otp_secret(settings, db)
     except BaseException:
-        await uow.dispose()
-        await engine.dispose()
+        await db.dispose()
         raise
-    clock = clock or SystemClock()
     sms = sms or sms_from_settings(settings)
     catalog = Catalog()
     issuer = CodeIssuer()
     return Container(
         settings=settings,
-        engine=engine,
-        uow=uow,
+        db=db,
         parks=parks,
         catalog=catalog,
         clock=clock,
         sms=sms,
+        leases=lease_factory(db),
         registration=RegistrationService(
-            uow, parks, clock, sms, catalog, limits_from_settings(settings), issuer
+            db, parks, clock, sms, catalog, limits_from_settings(settings, secret), issuer
         ),
-        admin=AdminService(uow, parks, clock, issuer),
+        admin=AdminService(db, parks, clock, issuer),
     )

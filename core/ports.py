@@ -15,7 +15,7 @@ composition root (``app``) wires them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
@@ -29,6 +29,7 @@ from core.domain.delivery import (
     Status,
     Targets,
 )
+from core.domain.landing import VisitCount
 from core.domain.model import (
     Alerts,
     AuditEntry,
@@ -227,6 +228,40 @@ class CursorRepository(Protocol):
     def set(self, name: str, value: str) -> None: ...
 
 
+class VisitRepository(Protocol):
+    """Landing page visits per code, source and day; no visitor is identified or stored."""
+
+    def add(self, park: str, code: str, source: str, day: date) -> None:
+        """Count one visit (one upsert statement, safe under concurrent visits)."""
+        ...
+
+    def counts(
+        self,
+        *,
+        park: str | None = None,
+        code: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[VisitCount]:
+        """Counts per (code, source, day), days from ``since`` to ``until`` inclusive."""
+        ...
+
+
+class SmsLog(Protocol):
+    """Codes sent per phone number, across chats, channels and parks (abuse limits)."""
+
+    def sent_since(self, phone: str, since: datetime) -> list[datetime]: ...
+    def record(self, phone: str, park: str, channel: Channel, at: datetime) -> None: ...
+    def forget_before(self, before: datetime) -> int: ...
+
+
+class SecretRepository(Protocol):
+    def get_or_create(self, name: str, candidate: str) -> str:
+        """The stored secret ``name``; ``candidate`` is stored first if there is none, so
+        every process on the database ends up with the same value."""
+        ...
+
+
 class LedgerRepository(Protocol):
     """Orders, the append-only bonus ledger, balances and payout requests.
 
@@ -321,9 +356,12 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     audit: AuditRepository
     cursors: CursorRepository
+    sms: SmsLog
+    secrets: SecretRepository
     ledger: LedgerRepository
     digests: DigestRepository
     housekeeping: HousekeepingRepository
+    visits: VisitRepository
 
 
 class Database(Protocol):
@@ -334,6 +372,10 @@ class Database(Protocol):
         exception is re-raised. ``work`` must not await anything: it runs in the database's
         own context, so it does no I/O other than through the unit of work.
         """
+        ...
+
+    async def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Like ``run`` for work that only reads (it may not hold a write lock)."""
         ...
 
     async def ping(self) -> None:

@@ -10,9 +10,12 @@ process, so the lease is always granted there.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.database import SqlDatabase
 
 
 def lock_key(name: str) -> int:
@@ -22,12 +25,14 @@ def lock_key(name: str) -> int:
 
 
 class Lease:
-    def __init__(self, engine: AsyncEngine, name: str) -> None:
-        self._engine = engine
+    """``core.ports.Lease`` on a PostgreSQL session-level advisory lock."""
+
+    def __init__(self, db: SqlDatabase, name: str) -> None:
+        self._db = db
         self.name = name
         self._key = lock_key(name)
         self._conn: AsyncConnection | None = None
-        self._local = engine.dialect.name != "postgresql"
+        self._local = not db.is_postgres
         self._held = False
 
     async def acquire(self) -> bool:
@@ -37,7 +42,7 @@ class Lease:
             return True
         if self._conn is not None:
             return True
-        conn = await self._engine.connect()
+        conn = await self._db.async_engine.connect()
         try:
             # Session-level lock on a connection kept open for as long as we lead.
             got = (
@@ -79,3 +84,8 @@ class Lease:
             pass
         finally:
             await conn.close()
+
+
+def lease_factory(db: SqlDatabase) -> Callable[[str], Lease]:
+    """``core.ports.LeaseFactory``: a lease by name on this database."""
+    return lambda name: Lease(db, name)

@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.database import SqlDatabase
 
 _INI = Path(__file__).with_name("alembic.ini")
 # Several `taxireg run` processes may start together on one PostgreSQL database: the first
@@ -26,19 +27,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_locked, lambda c: command.upgrade(alembic_config(c), revision))
+async def upgrade(db: SqlDatabase, revision: str = "head") -> None:
+    await db.run_on_connection(
+        lambda c: _locked(c, lambda: command.upgrade(alembic_config(c), revision))
+    )
 
 
-async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_locked, lambda c: command.downgrade(alembic_config(c), revision))
+async def downgrade(db: SqlDatabase, revision: str) -> None:
+    await db.run_on_connection(
+        lambda c: _locked(c, lambda: command.downgrade(alembic_config(c), revision))
+    )
 
 
-async def current(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+async def current(db: SqlDatabase) -> str | None:
+    return await db.run_on_connection(
+        lambda c: MigrationContext.configure(c).get_current_revision(), readonly=True
+    )
 
 
 def head() -> str | None:
@@ -46,7 +50,6 @@ def head() -> str | None:
 
 
 def _locked(connection: Connection, action: object) -> None:
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
+    if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-    action(connection)  # type: ignore[operator]
+    action()  # type: ignore[operator]

@@ -1,50 +1,31 @@
-"""Row <-> domain object mapping, kept apart from the queries."""
+"""Row <-> domain object mapping. Column lists come from the table definitions."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Row
 
-from core.domain.model import Channel, Driver, OwnerKind, Park, Partner, Source
+from core.domain.model import Alerts, Channel, Driver, OwnerKind, Park, Partner, Source
 from core.domain.registration import Conversation, Step
+from storage import tables as t
 
-CONVERSATION_FIELDS = (
-    "step",
-    "version",
-    "lang",
-    "name",
-    "phone",
-    "link_code",
-    "link_tag",
-    "otp_hash",
-    "otp_expires_at",
-    "otp_sent_at",
-    "otp_attempts",
-    "otp_sends",
-    "otp_window_start",
-    "code_failures",
-    "code_window_start",
-    "cooldown_until",
-    "driver_id",
-    "partner_id",
-    "last_event",
-    "created_at",
-    "updated_at",
-)
+# The conversation's identity is written once, at insert; everything else moves with it.
+_CONVERSATION_KEY = ("id", "park_slug", "channel", "user_id")
+CONVERSATION_FIELDS = tuple(c.name for c in t.conversations.c if c.name not in _CONVERSATION_KEY)
+# Driver columns that an insert writes (the id is the database's).
+DRIVER_COLUMNS = tuple(c.name for c in t.drivers.c if c.name != "id")
+# Park columns that mirror ``core.domain.model.Park`` one to one.
+PARK_FIELDS = tuple(f.name for f in fields(Park))
 
 
 def park_from_row(row: Row[Any]) -> Park:
-    return Park(
-        slug=row.slug,
-        name=row.name,
-        landing_url=row.landing_url,
-        telegram_username=row.telegram_username,
-        vk_group_id=row.vk_group_id,
-        vk_screen_name=row.vk_screen_name,
-        phone_region=row.phone_region,
-        timezone=row.timezone,
-    )
+    return Park(**{name: getattr(row, name) for name in PARK_FIELDS})
+
+
+def park_values(park: Park) -> dict[str, Any]:
+    return {name: getattr(park, name) for name in PARK_FIELDS}
 
 
 def partner_from_row(row: Row[Any]) -> Partner:
@@ -55,7 +36,7 @@ def partner_from_row(row: Row[Any]) -> Partner:
         code=row.code,
         name=row.name,
         telegram_chat_id=row.telegram_chat_id,
-        alerts=row.alerts,
+        alerts=Alerts(row.alerts),
         quiet_from=row.quiet_from,
         quiet_to=row.quiet_to,
         unreachable=row.unreachable,
@@ -107,6 +88,4 @@ def conversation_from_row(row: Row[Any]) -> Conversation:
 
 
 def conversation_values(conv: Conversation) -> dict[str, Any]:
-    values = {name: getattr(conv, name) for name in CONVERSATION_FIELDS}
-    values["step"] = conv.step.value
-    return values
+    return {name: getattr(conv, name) for name in CONVERSATION_FIELDS}

@@ -1,8 +1,8 @@
-"""Hot-path statements, built once per dialect with bound parameters.
+"""The statements every bot update runs, built once per dialect with bound parameters.
 
-Building a SQLAlchemy statement and its cache key costs more than running it on SQLite
-(dozens of bind parameters for a conversation row). A bot update runs a handful of these,
-so they are constructed once and executed with plain parameter dicts.
+Building a statement and its cache key costs more than running it on SQLite (dozens of
+bind parameters for a conversation row), so the hot ones are constructed once and executed
+with plain parameter dicts. Column lists come from the table definitions (``storage.rows``).
 """
 
 from __future__ import annotations
@@ -14,35 +14,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.domain.model import OwnerKind
 from storage import tables as t
-from storage.rows import CONVERSATION_FIELDS
-
-_DRIVER_COLUMNS = (
-    "park_slug",
-    "phone",
-    "name",
-    "own_code",
-    "entered_code",
-    "referrer_kind",
-    "referrer_id",
-    "channel",
-    "source",
-    "source_tag",
-    "created_at",
-    "updated_at",
-)
-_OUTBOX_COLUMNS = (
-    "park_slug",
-    "recipient_kind",
-    "recipient_id",
-    "kind",
-    "payload",
-    "idempotency_key",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-)
+from storage.rows import CONVERSATION_FIELDS, DRIVER_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -56,7 +30,6 @@ class Statements:
     driver_insert: Any
     driver_get: Any
     partner_get: Any
-    outbox_insert: Any
 
 
 def _binds(names: tuple[str, ...]) -> dict[str, Any]:
@@ -103,20 +76,17 @@ def statements(dialect: str) -> Statements:
         .on_conflict_do_nothing(index_elements=["code"])
         .returning(k.c.code),
         phone_owners=union_all(
-            select(literal("driver").label("kind"), d.c.id, d.c.park_slug, d.c.own_code).where(
-                and_(d.c.park_slug == bindparam("park"), d.c.phone == bindparam("phone"))
-            ),
-            select(literal("partner").label("kind"), p.c.id, p.c.park_slug, p.c.code).where(
-                p.c.phone == bindparam("phone")
-            ),
+            select(
+                literal(OwnerKind.DRIVER.value).label("kind"), d.c.id, d.c.park_slug, d.c.own_code
+            ).where(and_(d.c.park_slug == bindparam("park"), d.c.phone == bindparam("phone"))),
+            select(
+                literal(OwnerKind.PARTNER.value).label("kind"), p.c.id, p.c.park_slug, p.c.code
+            ).where(p.c.phone == bindparam("phone")),
         ),
         driver_insert=insert(d)
-        .values(_binds(_DRIVER_COLUMNS))
+        .values(_binds(DRIVER_COLUMNS))
         .on_conflict_do_nothing(index_elements=["park_slug", "phone"])
         .returning(d.c.id),
         driver_get=select(d).where(d.c.id == bindparam("id")),
         partner_get=select(p).where(p.c.id == bindparam("id")),
-        outbox_insert=insert(t.outbox)
-        .values(_binds(_OUTBOX_COLUMNS))
-        .on_conflict_do_nothing(index_elements=["idempotency_key"]),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from core.domain import limits
 from core.domain.bonus_records import ORDER_ID_MAX
 
 # Explicit names so that Alembic's batch mode on SQLite can find and alter constraints.
@@ -62,49 +64,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 parks = Table(
     "parks",
     metadata,
-    Column("slug", String(32), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("landing_url", String(500), nullable=False),
-    Column("telegram_username", String(64)),
+    Column("slug", String(limits.SLUG), primary_key=True),
+    Column("name", String(limits.PARK_NAME), nullable=False),
+    Column("landing_url", String(limits.URL), nullable=False),
+    Column("telegram_username", String(limits.USERNAME)),
     Column("vk_group_id", BigInteger),
-    Column("vk_screen_name", String(64)),
+    Column("vk_screen_name", String(limits.USERNAME)),
     Column("phone_region", String(2), nullable=False, server_default="RU"),
-    Column("timezone", String(64), nullable=False, server_default="Europe/Moscow"),
-    Column("updated_at", UTCDateTime, nullable=False, default=_now),
+    Column("timezone", String(limits.TIMEZONE), nullable=False, server_default="Europe/Moscow"),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 codes = Table(
     "codes",
     metadata,
-    Column("code", String(16), primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False, index=True),
+    Column("code", String(limits.CODE), primary_key=True),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    Column("created_at", UTCDateTime, nullable=False, default=_now),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 partners = Table(
     "partners",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
-    Column("phone", String(20), nullable=False, index=True),
-    Column("name", String(200)),
-    Column("code", String(16), ForeignKey("codes.code"), nullable=False, unique=True),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
+    Column("phone", String(limits.PHONE), nullable=False, index=True),
+    Column("name", String(limits.PERSON_NAME)),
+    Column("code", String(limits.CODE), ForeignKey("codes.code"), nullable=False, unique=True),
     Column("telegram_chat_id", BigInteger, index=True),
     Column("alerts", String(16), nullable=False, server_default="instant"),
     Column("quiet_from", String(5)),
     Column("quiet_to", String(5)),
     Column("unreachable", Boolean, nullable=False, server_default=text("false")),
-    Column("created_at", UTCDateTime, nullable=False, default=_now),
-    Column("updated_at", UTCDateTime, nullable=False, default=_now, onupdate=_now),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("park_slug", "phone", name="uq_partners_park_phone"),
 )
 
@@ -112,18 +110,18 @@ drivers = Table(
     "drivers",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
-    Column("phone", String(20), nullable=False),
-    Column("name", String(200)),
-    Column("own_code", String(16), ForeignKey("codes.code"), nullable=False, unique=True),
-    Column("entered_code", String(16), ForeignKey("codes.code")),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
+    Column("phone", String(limits.PHONE), nullable=False),
+    Column("name", String(limits.PERSON_NAME)),
+    Column("own_code", String(limits.CODE), ForeignKey("codes.code"), nullable=False, unique=True),
+    Column("entered_code", String(limits.CODE), ForeignKey("codes.code")),
     Column("referrer_kind", String(16)),
     Column("referrer_id", Integer),
     Column("channel", String(16), nullable=False),
     Column("source", String(16), nullable=False),
-    Column("source_tag", String(64)),
-    Column("created_at", UTCDateTime, nullable=False, default=_now),
-    Column("updated_at", UTCDateTime, nullable=False, default=_now),
+    Column("source_tag", String(limits.SOURCE_TAG)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("park_slug", "phone", name="uq_drivers_park_phone"),
     Index("ix_drivers_referrer", "referrer_kind", "referrer_id", "created_at"),
 )
@@ -132,16 +130,16 @@ conversations = Table(
     "conversations",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("user_id", String(64), nullable=False),
+    Column("user_id", String(limits.USER_ID), nullable=False),
     Column("step", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     Column("lang", String(8), nullable=False),
-    Column("name", String(200)),
-    Column("phone", String(20)),
-    Column("link_code", String(16)),
-    Column("link_tag", String(64)),
+    Column("name", String(limits.PERSON_NAME)),
+    Column("phone", String(limits.PHONE)),
+    Column("link_code", String(limits.CODE)),
+    Column("link_tag", String(limits.SOURCE_TAG)),
     Column("otp_hash", String(64)),
     Column("otp_expires_at", UTCDateTime),
     Column("otp_sent_at", UTCDateTime),
@@ -154,8 +152,8 @@ conversations = Table(
     Column("driver_id", Integer, ForeignKey("drivers.id"), index=True),
     Column("partner_id", Integer, ForeignKey("partners.id"), index=True),
     Column("last_event", BigInteger),
-    Column("created_at", UTCDateTime, nullable=False, default=_now),
-    Column("updated_at", UTCDateTime, nullable=False, default=_now),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("park_slug", "channel", "user_id", name="uq_conversations_identity"),
     Index("ix_conversations_step_updated", "step", "updated_at"),
 )
@@ -164,7 +162,7 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("recipient_kind", String(16), nullable=False),
     Column("recipient_id", Integer, nullable=False),
     Column("kind", String(32), nullable=False),
@@ -172,11 +170,11 @@ outbox = Table(
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", UTCDateTime, nullable=False, default=_now),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("claimed_by", String(64)),
     Column("last_error", Text),
-    Column("created_at", UTCDateTime, nullable=False, default=_now),
+    Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     # Why a row is parked instead of sent: "unlinked" (recipient has no chat yet), "blocked"
     # (they blocked the bot), "quiet" (their quiet hours). Cleared when the row moves on.
@@ -214,16 +212,47 @@ outbox = Table(
     Index("ix_outbox_status", "status"),
 )
 
+# Named positions kept across restarts, such as a VK community's long-poll ``ts``.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per SMS code sent: limits per phone number hold across chats, channels, processes.
+sms_sends = Table(
+    "sms_sends",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("phone", String(limits.PHONE), nullable=False),
+    Column("park_slug", String(limits.SLUG), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Index("ix_sms_sends_phone_sent", "phone", "sent_at"),
+)
+
+# Secrets the server generates for itself on first run (the one-time-code HMAC key), so that
+# every process on the database agrees without an operator having to configure one.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("driver_id", Integer, ForeignKey("drivers.id"), nullable=False, index=True),
     Column("field", String(64), nullable=False),
-    Column("old", String(200)),
-    Column("new", String(200)),
-    Column("actor", String(200), nullable=False),
-    Column("at", UTCDateTime, nullable=False, default=_now),
+    Column("old", String(limits.AUDIT_VALUE)),
+    Column("new", String(limits.AUDIT_VALUE)),
+    Column("actor", String(limits.ACTOR), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )
 
 
@@ -236,7 +265,7 @@ orders = Table(
     "orders",
     metadata,
     Column("id", _BIG_ID, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("external_id", String(ORDER_ID_MAX), nullable=False),
     Column("driver_id", Integer, ForeignKey("drivers.id"), nullable=False),
     Column("completed_at", UTCDateTime, nullable=False),
@@ -256,7 +285,7 @@ ledger = Table(
     metadata,
     Column("id", _BIG_ID, primary_key=True),
     Column("order_id", _BIG_ID, ForeignKey("orders.id"), nullable=False, index=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("beneficiary_kind", String(16), nullable=False),
     Column("beneficiary_id", Integer, nullable=False),
     Column("referred_driver_id", Integer, ForeignKey("drivers.id"), nullable=False),
@@ -280,7 +309,7 @@ balances = Table(
     metadata,
     Column("owner_kind", String(16), primary_key=True),
     Column("owner_id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("accrued_kopecks", BigInteger, nullable=False, server_default="0"),
     Column("reserved_kopecks", BigInteger, nullable=False, server_default="0"),
     Column("paid_kopecks", BigInteger, nullable=False, server_default="0"),
@@ -291,7 +320,7 @@ payouts = Table(
     "payouts",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("park_slug", String(32), ForeignKey("parks.slug"), nullable=False),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
     Column("owner_kind", String(16), nullable=False),
     Column("owner_id", Integer, nullable=False),
     Column("amount_kopecks", BigInteger, nullable=False),
@@ -302,4 +331,20 @@ payouts = Table(
     Index("ix_payouts_owner", "owner_kind", "owner_id", "status"),
     Index("ix_payouts_park_status", "park_slug", "status"),
     CheckConstraint("amount_kopecks > 0", name="amount_positive"),
+)
+
+
+# -- the referral landing page (issue 11) ------------------------------------------------------
+# Visits counted per code, source and day (the park's date), one row each, incremented by an
+# upsert. Nothing identifies a visitor: no IP address, no user agent, no cookie.
+landing_visits = Table(
+    "landing_visits",
+    metadata,
+    Column("park", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
+    Column("code", String(limits.CODE), ForeignKey("codes.code"), primary_key=True),
+    # "" for a link without a source tag: a primary key column cannot be NULL.
+    Column("source", String(limits.SOURCE_TAG), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Index("ix_landing_visits_park_day", "park", "day"),
 )

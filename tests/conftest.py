@@ -62,9 +62,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def reset_postgres(url: str) -> None:
     """Start every PostgreSQL test from an empty schema, migrations included."""
-    from storage.engine import make_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = make_engine(url)
+    engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))

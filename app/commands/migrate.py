@@ -19,19 +19,20 @@ def register(subparsers: Any) -> None:
 
 
 async def handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.clock import SystemClock
     from storage import migrate
-    from storage.engine import make_engine
+    from storage.database import SqlDatabase
 
     settings = ctx.settings
     if settings.database.url is None:
         settings.ensure_data_dir()
-    engine = make_engine(settings.database_url)
+    db = SqlDatabase(settings.database_url, SystemClock())
     try:
-        before = await migrate.current(engine)
-        await migrate.upgrade(engine)
-        after = await migrate.current(engine)
+        before = await migrate.current(db)
+        await migrate.upgrade(db)
+        after = await migrate.current(db)
     finally:
-        await engine.dispose()
+        await db.dispose()
     print(f"database: {settings.redacted_dict()['database_url']}")
     if before == after:
         print(f"schema already at revision {after} (head)")

@@ -29,8 +29,7 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
 
     container = await ctx.container()
     configured = {p.slug: p for p in container.settings.parks}
-    async with container.uow() as uow:
-        stored = await uow.parks.list()
+    stored = await container.db.read(lambda uow: uow.parks.list())
     rows = []
     for park in stored:
         conf = configured.get(park.slug)

@@ -21,23 +21,23 @@ def register(subparsers: Any) -> None:
 
 
 async def handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.clock import SystemClock
     from app.commands.output import emit_json, fields, table
     from storage import migrate, stats
-    from storage.engine import make_engine
+    from storage.database import SqlDatabase
 
     settings = ctx.settings
     if settings.database.url is None:
         settings.ensure_data_dir()
-    engine = make_engine(settings.database_url)
+    db = SqlDatabase(settings.database_url, SystemClock())
     try:
-        current = await migrate.current(engine)
+        current = await migrate.current(db)
         # An empty database has no tables to count; say so instead of failing.
         counts = None
         if current is not None:
-            async with engine.connect() as conn:
-                counts = await conn.run_sync(stats.collect)
+            counts = await db.run_on_connection(stats.collect, readonly=True)
     finally:
-        await engine.dispose()
+        await db.dispose()
     head = migrate.head()
     names = {p.slug: p.name for p in settings.parks}
     slugs = list(names) + sorted(set(counts.parks if counts else ()) - set(names))

@@ -10,10 +10,11 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from app.settings.base import Section
 from app.settings.checks import blank_to_none, check_http_url, error
+from core.domain.registration import MIN_OTP_SECRET
 
 # Upper bounds that keep each number inside what it feeds, so a typo of a few zeros is a
 # config error rather than a crash later: ten years for a duration ("now minus a TTL" before
@@ -110,6 +111,17 @@ class SmsSettings(Section):
     url_file: Path | None = None
     """A file holding ``url`` (the gateway's key is usually in it); excludes ``url``."""
     timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    code_secret: SecretStr | None = None
+    """The key one-time codes are hashed with (HMAC); generated into the database when unset."""
+    code_secret_file: Path | None = None
+    """A file holding ``code_secret``."""
+
+    @field_validator("code_secret")
+    @classmethod
+    def _check_code_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_OTP_SECRET:
+            raise error("sms_code_secret_short", f"must be at least {MIN_OTP_SECRET} bytes")
+        return value
 
     @field_validator("url", mode="before")
     @classmethod
@@ -143,6 +155,10 @@ class RegistrationSettings(Section):
     code_max_failures: Count = 5
     code_failure_window_seconds: Seconds = 600
     code_cooldown_seconds: int = Field(default=600, ge=0, le=MAX_SECONDS)
+    sms_per_phone_10min: Count = 3
+    """One-time codes one phone number may get in any 10 minutes, over all chats."""
+    sms_per_phone_day: Count = 10
+    """... and in any 24 hours."""
 
 
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

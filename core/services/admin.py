@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from core.domain import limits
 from core.domain.codes import normalize_code
 from core.domain.errors import (
     CodeRefused,
@@ -14,7 +15,8 @@ from core.domain.errors import (
 from core.domain.model import AuditEntry, CodeInfo, Driver, DriverCard, OwnerKind, Park, Partner
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
 from core.domain.referral import Refusal, refusal
-from core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from core.domain.text import clean_name
+from core.ports import Clock, Database, UnitOfWork
 from core.services.codes import CodeIssuer
 from core.services.parks import require_park
 
@@ -24,12 +26,12 @@ ENTERED_CODE = "entered_code"
 class AdminService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        db: Database,
         parks: Mapping[str, Park],
         clock: Clock,
         issuer: CodeIssuer | None = None,
     ) -> None:
-        self._uow = uow
+        self._db = db
         self.parks = dict(parks)
         self._clock = clock
         self._issuer = issuer or CodeIssuer()
@@ -46,52 +48,35 @@ class AdminService:
     async def add_partner(self, park_slug: str, raw_phone: str, name: str | None) -> Partner:
         park = self.park(park_slug)
         phone = self.phone(park, raw_phone)
-        async with self._uow() as uow:
-            existing = next(
-                (p for p in await uow.partners.by_phone(phone) if p.park == park.slug), None
-            )
+        clean = clean_name(name, limits.PERSON_NAME)
+
+        def add(uow: UnitOfWork) -> Partner | None:
+            existing = next((p for p in uow.partners.by_phone(phone) if p.park == park.slug), None)
             if existing is not None:
                 raise DuplicatePartner(park.slug, mask_phone(phone), existing.name, existing.code)
-            code = await self._issuer.issue(uow.codes, park.slug, OwnerKind.PARTNER)
+            code = self._issuer.issue(uow.codes, park.slug, OwnerKind.PARTNER)
             partner = Partner(
-                park=park.slug,
-                phone=phone,
-                code=code,
-                name=(name or "").strip() or None,
-                created_at=self._clock.now(),
+                park=park.slug, phone=phone, code=code, name=clean, created_at=self._clock.now()
             )
-            stored = await uow.partners.add(partner)
+            stored = uow.partners.add(partner)
             if stored is None:  # added by someone else between our read and our insert
-                await uow.rollback()
-                return await self.add_partner(park_slug, raw_phone, name)
-            await uow.commit()
+                uow.codes.release(code)
             return stored
+
+        stored = await self._db.run(add)
+        if stored is None:
+            return await self.add_partner(park_slug, raw_phone, name)
+        return stored
 
     async def list_partners(self, park_slug: str | None = None) -> list[Partner]:
         if park_slug is not None:
             self.park(park_slug)
-        async with self._uow() as uow:
-            return await uow.partners.list(park_slug)
+        return await self._db.read(lambda uow: uow.partners.list(park_slug))
 
     async def driver_card(self, park_slug: str, raw_phone: str) -> DriverCard:
         park = self.park(park_slug)
         phone = self.phone(park, raw_phone)
-        async with self._uow() as uow:
-            driver = await _driver(uow, park, phone)
-            referrer_name = referrer_phone = None
-            if driver.referrer_kind is OwnerKind.PARTNER and driver.referrer_id is not None:
-                partner = await uow.partners.get(driver.referrer_id)
-                if partner is not None:
-                    referrer_name, referrer_phone = partner.name, partner.phone
-            elif driver.referrer_kind is OwnerKind.DRIVER and driver.referrer_id is not None:
-                referrer = await uow.drivers.get(driver.referrer_id)
-                if referrer is not None:
-                    referrer_name, referrer_phone = referrer.name, referrer.phone
-            identities = await uow.drivers.identities(driver.id)
-            audit = await uow.audit.for_driver(driver.id)
-            return DriverCard(
-                driver, referrer_name, referrer_phone, tuple(identities), tuple(audit)
-            )
+        return await self._db.read(lambda uow: _card(uow, _driver(uow, park, phone)))
 
     async def set_entered_code(
         self, park_slug: str, raw_phone: str, raw_code: str | None, actor: str
@@ -99,32 +84,28 @@ class AdminService:
         """Set, change (``raw_code``) or clear (None) the code entered at registration."""
         park = self.park(park_slug)
         phone = self.phone(park, raw_phone)
-        async with self._uow() as uow:
-            driver = await _driver(uow, park, phone)
+
+        def change(uow: UnitOfWork) -> DriverCard:
+            driver = _driver(uow, park, phone)
             code = kind = owner = None
             if raw_code is not None:
                 code = normalize_code(raw_code)
                 if code is None:
                     raise CodeRefused(f"not a referral code: {raw_code[:40]!r}")
-                info = await uow.codes.lookup(code)
+                info = uow.codes.lookup(code)
                 reason = refusal(info, park.slug, driver.phone)
                 if reason is not None or info is None:
                     raise CodeRefused(self._refusal_message(code, info, reason))
                 kind, owner = info.owner_kind, info.owner_id
             if code != driver.entered_code:
-                await uow.drivers.set_referral(driver.id, code, kind, owner)
-                await uow.audit.add(
-                    AuditEntry(
-                        driver.id,
-                        ENTERED_CODE,
-                        driver.entered_code,
-                        code,
-                        actor,
-                        self._clock.now(),
-                    )
+                uow.drivers.set_referral(driver.id, code, kind, owner)
+                entry = AuditEntry(
+                    driver.id, ENTERED_CODE, driver.entered_code, code, actor, self._clock.now()
                 )
-                await uow.commit()
-        return await self.driver_card(park_slug, raw_phone)
+                uow.audit.add(entry)
+            return _card(uow, _driver(uow, park, phone))
+
+        return await self._db.run(change)
 
     def _refusal_message(self, code: str, info: CodeInfo | None, reason: Refusal | None) -> str:
         if reason is Refusal.OTHER_PARK and info is not None:
@@ -141,14 +122,27 @@ class AdminService:
         code = normalize_code(raw_code)
         if code is None:
             return False
-        async with self._uow() as uow:
-            changed = await uow.codes.set_active(code, active)
-            await uow.commit()
-            return changed
+        return await self._db.run(lambda uow: uow.codes.set_active(code, active))
 
 
-async def _driver(uow: UnitOfWork, park: Park, phone: str) -> Driver:
-    driver = await uow.drivers.by_phone(park.slug, phone)
+def _driver(uow: UnitOfWork, park: Park, phone: str) -> Driver:
+    driver = uow.drivers.by_phone(park.slug, phone)
     if driver is None or driver.id is None:
         raise DriverNotFound(park.slug, mask_phone(phone))
     return driver
+
+
+def _card(uow: UnitOfWork, driver: Driver) -> DriverCard:
+    assert driver.id is not None
+    referrer_name = referrer_phone = None
+    if driver.referrer_kind is OwnerKind.PARTNER and driver.referrer_id is not None:
+        partner = uow.partners.get(driver.referrer_id)
+        if partner is not None:
+            referrer_name, referrer_phone = partner.name, partner.phone
+    elif driver.referrer_kind is OwnerKind.DRIVER and driver.referrer_id is not None:
+        referrer = uow.drivers.get(driver.referrer_id)
+        if referrer is not None:
+            referrer_name, referrer_phone = referrer.name, referrer.phone
+    identities = uow.drivers.identities(driver.id)
+    audit = uow.audit.for_driver(driver.id)
+    return DriverCard(driver, referrer_name, referrer_phone, tuple(identities), tuple(audit))

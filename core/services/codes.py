@@ -17,12 +17,12 @@ class CodeIssuer:
         # Remembered per process so that, once codes grew, we stop retrying short ones.
         self._length = min_length
 
-    async def issue(self, codes: CodeRepository, park: str, kind: OwnerKind) -> str:
+    def issue(self, codes: CodeRepository, park: str, kind: OwnerKind) -> str:
         length = self._length
         while length <= MAX_LENGTH:
             for _ in range(ATTEMPTS_PER_LENGTH):
                 candidate = generate_code(length)
-                if await codes.reserve(candidate, park, kind):
+                if codes.reserve(candidate, park, kind):
                     return candidate
             length += 1
             self._length = max(self._length, length)

@@ -8,6 +8,7 @@ conversation version is retried from a fresh read, so concurrent updates never b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from core.domain.codes import normalize_code, normalize_payload
 from core.domain.model import (
+    Alerts,
     Channel,
     CodeInfo,
     Driver,
@@ -37,7 +39,7 @@ from core.events import (
     Text,
     Unsupported,
 )
-from core.ports import Clock, SmsError, SmsSender, StaleState, UnitOfWork, UnitOfWorkFactory
+from core.ports import Clock, Database, SmsError, SmsSender, StaleState, UnitOfWork
 from core.replies import Action, Answer, Button, Link, Reply
 from core.services.codes import CodeIssuer
 from core.services.parks import require_park
@@ -55,7 +57,7 @@ _MAX_NAME = 128
 class RegistrationService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        db: Database,
         parks: Mapping[str, Park],
         clock: Clock,
         sms: SmsSender,
@@ -63,7 +65,7 @@ class RegistrationService:
         limits: Limits | None = None,
         issuer: CodeIssuer | None = None,
     ) -> None:
-        self._uow = uow
+        self._db = db
         self.parks = dict(parks)
         self._clock = clock
         self._sms = sms
@@ -84,40 +86,43 @@ class RegistrationService:
         return Answer(self.catalog.default, (Reply("try-later"),))
 
     async def _handle_once(self, park: Park, incoming: Incoming) -> Answer:
-        who = incoming.who
-        async with self._uow() as uow:
-            conv = await uow.conversations.get(park.slug, who.channel, who.user_id)
-            if conv is None:
-                conv = Conversation(park=park.slug, channel=who.channel, user_id=who.user_id)
-                conv.lang = self.catalog.pick(incoming.profile and incoming.profile.language)
-            before = conv.snapshot()
-            if conv.seen(incoming.event_id):
-                log.info("duplicate update ignored", extra={"park": park.slug})
-                return Answer(conv.lang)
-            _apply_profile(conv, incoming.profile, self.catalog)
-            flow = _Flow(self, uow, park, conv)
-            if conv.version == 0 and not isinstance(incoming.event, Start):
-                replies = await flow.first_contact(incoming.event)
-            else:
-                replies = await flow.dispatch(incoming.event)
-            before.last_event = conv.last_event
-            if conv != before or conv.version == 0:
-                await uow.conversations.save(conv)
-            await uow.commit()
-            log.info(
-                "update handled",
-                extra={
-                    "park": park.slug,
-                    "channel": who.channel.value,
-                    "step": conv.step.value,
-                    "outcome": flow.outcome,
-                    "phone": mask_phone(conv.phone),
-                },
-            )
-            answer = Answer(conv.lang, tuple(replies))
+        flow, answer = await self._db.run(lambda uow: self._decide(uow, park, incoming))
         if flow.sms is not None:
-            return await self._send_after_commit(conv, flow.sms, answer)
+            return await self._send_after_commit(flow.conv, flow.sms, answer)
         return answer
+
+    def _decide(self, uow: UnitOfWork, park: Park, incoming: Incoming) -> tuple[_Flow, Answer]:
+        """The whole update as one transaction, run where the database lives."""
+        who = incoming.who
+        conv = uow.conversations.get(park.slug, who.channel, who.user_id)
+        if conv is None:
+            conv = Conversation(park=park.slug, channel=who.channel, user_id=who.user_id)
+            conv.lang = self.catalog.pick(incoming.profile and incoming.profile.language)
+        flow = _Flow(self, uow, park, conv)
+        before = conv.snapshot()
+        if conv.seen(incoming.event_id):
+            log.info("duplicate update ignored", extra={"park": park.slug})
+            flow.outcome = "duplicate"
+            return flow, Answer(conv.lang)
+        _apply_profile(conv, incoming.profile, self.catalog)
+        if conv.version == 0 and not isinstance(incoming.event, Start):
+            replies = flow.first_contact(incoming.event)
+        else:
+            replies = flow.dispatch(incoming.event)
+        before.last_event = conv.last_event
+        if conv != before or conv.version == 0:
+            uow.conversations.save(conv)
+        log.info(
+            "update handled",
+            extra={
+                "park": park.slug,
+                "channel": who.channel.value,
+                "step": conv.step.value,
+                "outcome": flow.outcome,
+                "phone": mask_phone(conv.phone),
+            },
+        )
+        return flow, Answer(conv.lang, tuple(replies))
 
     async def _send_after_commit(
         self, conv: Conversation, sms: tuple[str, str], answer: Answer
@@ -127,15 +132,15 @@ class RegistrationService:
         # The code never left: take the step back so the driver can try again, unless they
         # already moved on in another update.
         sent_hash = conv.otp_hash
-        try:
-            async with self._uow() as uow:
-                current = await uow.conversations.get(conv.park, conv.channel, conv.user_id)
-                if current is not None and current.otp_hash == sent_hash:
-                    current.restart_phone()
-                    await uow.conversations.save(current)
-                    await uow.commit()
-        except StaleState:
-            pass
+
+        def take_back(uow: UnitOfWork) -> None:
+            current = uow.conversations.get(conv.park, conv.channel, conv.user_id)
+            if current is not None and current.otp_hash == sent_hash:
+                current.restart_phone()
+                uow.conversations.save(current)
+
+        with contextlib.suppress(StaleState):
+            await self._db.run(take_back)
         return Answer(conv.lang, (Reply("sms-failed", keyboard=()),))
 
     async def send_sms(self, phone: str, text: str) -> bool:
@@ -178,45 +183,45 @@ class _Flow:
     def limits(self) -> Limits:
         return self.service._limits
 
-    async def dispatch(self, event: Event) -> list[Reply]:
+    def dispatch(self, event: Event) -> list[Reply]:
         match event:
             case Start(payload, tag):
-                return await self.on_start(payload, tag)
+                return self.on_start(payload, tag)
             case ContactShared(phone, own):
-                return await self.on_contact(phone, own)
+                return self.on_contact(phone, own)
             case Text(text):
-                return await self.on_text(text)
+                return self.on_text(text)
             case Pressed(action):
-                return await self.on_action(action)
+                return self.on_action(action)
             case Command(name):
-                return await self.on_command(name)
+                return self.on_command(name)
             case Unsupported(kind) if kind == STALE_BUTTON:
                 self.outcome = STALE_BUTTON
-                return [Reply("stale-button"), *await self.prompt()]
+                return [Reply("stale-button"), *self.prompt()]
             case Unsupported():
                 self.outcome = "unsupported"
-                return [Reply("unsupported"), *await self.prompt()]
+                return [Reply("unsupported"), *self.prompt()]
         raise TypeError(f"unknown event {event!r}")
 
-    async def first_contact(self, event: Event) -> list[Reply]:
+    def first_contact(self, event: Event) -> list[Reply]:
         """Someone writes before /start (common in VK): greet them, then take a phone if that
         is what they wrote, else say what comes first."""
         welcome = Reply("welcome", {"park": self.park.name})
         if isinstance(event, ContactShared):
-            return await self.dispatch(event)  # a contact button of a keyboard shown earlier
+            return self.dispatch(event)  # a contact button of a keyboard shown earlier
         if isinstance(event, Text) and not self.conv.channel.confirms_phone_by_contact:
             try:
                 normalize_phone(event.text, self.park.phone_region)
             except InvalidPhone:
                 pass
             else:
-                return [welcome, *await self.dispatch(event)]
+                return [welcome, *self.dispatch(event)]
         self.outcome = "first_contact"
-        return [welcome, *await self.prompt()]
+        return [welcome, *self.prompt()]
 
     # -- events ---------------------------------------------------------------------------
 
-    async def on_start(self, payload: str | None, tag: str | None) -> list[Reply]:
+    def on_start(self, payload: str | None, tag: str | None) -> list[Reply]:
         conv = self.conv
         welcome = Reply("welcome", {"park": self.park.name})
         if conv.step in (Step.DONE, Step.PARTNER):
@@ -224,24 +229,24 @@ class _Flow:
             if partner_id is not None and conv.channel is Channel.TELEGRAM:
                 # /start is what Telegram sends when a user unblocks a bot: the chat works
                 # again, so re-link it (clears ``unreachable``; held alerts resume).
-                await self.uow.partners.link_telegram(partner_id, int(conv.user_id))
-            return [welcome, *await self.my_code()]
+                self.uow.partners.link_telegram(partner_id, int(conv.user_id))
+            return [welcome, *self.my_code()]
         code, payload_tag = normalize_payload(payload) if payload else (None, None)
-        info = await self.uow.codes.lookup(code) if code else None
+        info = self.uow.codes.lookup(code) if code else None
         if info is None or not info.active:
-            return [welcome, *await self.prompt()]
+            return [welcome, *self.prompt()]
         if info.park != self.park.slug:
             self.outcome = "other_park_link"
-            return [welcome, self.redirect(info), *await self.prompt()]
+            return [welcome, self.redirect(info), *self.prompt()]
         conv.link_code, conv.link_tag = info.code, (tag or payload_tag)
         if conv.step is Step.REFERRAL:
-            return await self.use_code(info, Source.DEEP_LINK)
+            return self.use_code(info, Source.DEEP_LINK)
         self.outcome = "link_code"
-        return [welcome, Reply("welcome-with-code", {"code": info.code}), *await self.prompt()]
+        return [welcome, Reply("welcome-with-code", {"code": info.code}), *self.prompt()]
 
-    async def on_contact(self, phone: str, own: bool) -> list[Reply]:
+    def on_contact(self, phone: str, own: bool) -> list[Reply]:
         if self.conv.step is not Step.PHONE or not self.conv.channel.confirms_phone_by_contact:
-            return await self.prompt()
+            return self.prompt()
         if not own:
             self.outcome = "foreign_contact"
             return [Reply("phone-not-own", keyboard=(Button.contact(),))]
@@ -250,56 +255,56 @@ class _Flow:
         except InvalidPhone:
             self.outcome = "phone_foreign"
             return [Reply("phone-foreign", keyboard=(Button.contact(),))]
-        return await self.phone_confirmed(normalized)
+        return self.phone_confirmed(normalized)
 
-    async def on_text(self, text: str) -> list[Reply]:
+    def on_text(self, text: str) -> list[Reply]:
         action = self.service.catalog.action_for(text)
         if action is not None:
-            return await self.on_action(action)
+            return self.on_action(action)
         if text.startswith("/"):
             words = text[1:].split(maxsplit=1)
-            return await self.on_command(words[0].split("@")[0].lower() if words else "")
+            return self.on_command(words[0].split("@")[0].lower() if words else "")
         match self.conv.step:
             case Step.PHONE:
-                return await self.on_phone_text(text)
+                return self.on_phone_text(text)
             case Step.OTP:
-                return await self.on_otp_text(text)
+                return self.on_otp_text(text)
             case Step.REFERRAL:
-                return await self.on_code_text(text)
-        return await self.prompt()
+                return self.on_code_text(text)
+        return self.prompt()
 
-    async def on_action(self, action: Action) -> list[Reply]:
+    def on_action(self, action: Action) -> list[Reply]:
         step = self.conv.step
         if action is Action.MY_CODE:
-            return await self.my_code()
+            return self.my_code()
         if action is Action.NO_CODE and step is Step.REFERRAL:
-            return await self.complete(None, Source.NONE)
+            return self.complete(None, Source.NONE)
         if action is Action.RESEND_SMS and step is Step.OTP:
-            return await self.send_otp(self.conv.phone or "", resend=True)
+            return self.send_otp(self.conv.phone or "")
         if action is Action.CHANGE_PHONE and step is Step.OTP:
             self.conv.restart_phone()
-            return await self.prompt()
+            return self.prompt()
         if action in SETTINGS_ACTIONS and step is Step.PARTNER:
-            return await self.change_settings(action)
+            return self.change_settings(action)
         # A button from an old keyboard: say what is expected now.
         self.outcome = STALE_BUTTON
-        return [Reply("stale-button"), *await self.prompt()]
+        return [Reply("stale-button"), *self.prompt()]
 
-    async def on_command(self, name: str) -> list[Reply]:
+    def on_command(self, name: str) -> list[Reply]:
         if name == "start":
-            return await self.on_start(None, None)
+            return self.on_start(None, None)
         if name == "code":
-            return await self.my_code()
+            return self.my_code()
         if name == "settings":
-            return await self.show_settings()
+            return self.show_settings()
         if name == "help":
-            return [Reply("help", {"park": self.park.name}), *await self.prompt()]
+            return [Reply("help", {"park": self.park.name}), *self.prompt()]
         self.outcome = "unknown_command"
-        return await self.prompt()
+        return self.prompt()
 
     # -- phone ----------------------------------------------------------------------------
 
-    async def on_phone_text(self, text: str) -> list[Reply]:
+    def on_phone_text(self, text: str) -> list[Reply]:
         try:
             phone = normalize_phone(text, self.park.phone_region)
         except InvalidPhone:
@@ -311,18 +316,19 @@ class _Flow:
             # A typed number proves nothing in Telegram: only a shared contact does.
             self.outcome = "phone_typed"
             return [Reply("phone-use-button", keyboard=(Button.contact(),))]
-        return await self.send_otp(phone, resend=False)
+        return self.send_otp(phone)
 
-    async def send_otp(self, phone: str, *, resend: bool) -> list[Reply]:
-        conv, now = self.conv, self.service._clock.now()
-        wait = conv.resend_wait(now, self.limits)
-        if wait and (resend or phone == conv.phone):
-            self.outcome = "resend_too_early"
-            return [Reply("otp-resend-wait", {"seconds": wait}, keyboard=_otp_keyboard())]
-        if not conv.sms_quota_left(now, self.limits):
-            self.outcome = "sms_quota"
-            return [Reply("sms-quota", keyboard=_otp_keyboard() if conv.phone else ())]
+    def send_otp(self, phone: str) -> list[Reply]:
+        conv, now, sms_log = self.conv, self.service._clock.now(), self.uow.sms
+        # Limits hold per chat (any number) and per number (every chat, channel and park).
+        sent = sms_log.sent_since(phone, now - self.limits.sms_lookback)
+        wait = conv.sms_wait(now, self.limits, sent)
+        if wait is not None:
+            self.outcome = f"sms_{wait.limit.value}"
+            keyboard = _otp_keyboard() if conv.phone else ()
+            return [Reply(wait.text_key, wait.args, keyboard=keyboard)]
         code = conv.issue_otp(phone, now, self.limits)
+        sms_log.record(phone, self.park.slug, conv.channel, now)
         text = self.service.catalog.text(
             conv.lang, "sms-text", {"park": self.park.name, "code": code}
         )
@@ -332,7 +338,7 @@ class _Flow:
         self.outcome = "otp_sent"
         return [Reply("otp-sent", {"phone": phone}, keyboard=_otp_keyboard())]
 
-    async def on_otp_text(self, text: str) -> list[Reply]:
+    def on_otp_text(self, text: str) -> list[Reply]:
         digits = text.strip().replace(" ", "").replace("-", "")
         if not (len(digits) == 6 and digits.isdigit()):
             try:
@@ -340,12 +346,12 @@ class _Flow:
             except InvalidPhone:
                 self.outcome = "otp_junk"
                 return [Reply("otp-not-digits", keyboard=_otp_keyboard())]
-            return await self.send_otp(phone, resend=False)
+            return self.send_otp(phone)
         result = self.conv.check_otp(digits, self.service._clock.now(), self.limits)
         self.outcome = f"otp_{result.value}"
         match result:
             case OtpCheck.OK:
-                return await self.phone_confirmed(self.conv.phone or "")
+                return self.phone_confirmed(self.conv.phone or "")
             case OtpCheck.WRONG:
                 left = self.conv.otp_attempts_left(self.limits)
                 return [Reply("otp-wrong", {"left": left}, keyboard=_otp_keyboard())]
@@ -354,9 +360,9 @@ class _Flow:
                 return [Reply("otp-expired", keyboard=_otp_keyboard())]
         return [Reply("otp-locked", keyboard=_otp_keyboard())]
 
-    async def phone_confirmed(self, phone: str) -> list[Reply]:
+    def phone_confirmed(self, phone: str) -> list[Reply]:
         conv, uow = self.conv, self.uow
-        owners = await uow.codes.owners_of_phone(self.park.slug, phone)
+        owners = uow.codes.owners_of_phone(self.park.slug, phone)
         driver = next((o for o in owners if o.kind is OwnerKind.DRIVER), None)
         if driver is not None:
             self.outcome = "linked_driver"
@@ -369,25 +375,25 @@ class _Flow:
         partners = [o for o in owners if o.kind is OwnerKind.PARTNER]
         mine = next((p for p in partners if p.park == self.park.slug), None)
         if mine is not None:
-            return await self.link_partner(phone, mine.id, mine.code)
+            return self.link_partner(phone, mine.id, mine.code)
         replies: list[Reply] = [self.partner_elsewhere(p.park) for p in partners]
         conv.phone_confirmed(phone)
         if conv.link_code:
-            info = await uow.codes.lookup(conv.link_code)
+            info = uow.codes.lookup(conv.link_code)
             refusal = self.judge(info)
             if refusal is None and info is not None:
-                return [*replies, *await self.complete(info, Source.DEEP_LINK)]
+                return [*replies, *self.complete(info, Source.DEEP_LINK)]
             conv.link_code = None
             replies.extend(refusal or [])
         self.outcome = "phone_confirmed"
-        return [*replies, *await self.prompt()]
+        return [*replies, *self.prompt()]
 
-    async def link_partner(self, phone: str, partner_id: int, code: str) -> list[Reply]:
+    def link_partner(self, phone: str, partner_id: int, code: str) -> list[Reply]:
         self.outcome = "linked_partner"
         self.conv.phone = phone
         self.conv.partner_linked(partner_id)
         if self.conv.channel is Channel.TELEGRAM:
-            await self.uow.partners.link_telegram(partner_id, int(self.conv.user_id))
+            self.uow.partners.link_telegram(partner_id, int(self.conv.user_id))
             intro = Reply("partner-linked", {"park": self.park.name})
         elif self.park.telegram_username:
             bot = self.park.telegram_username
@@ -411,7 +417,7 @@ class _Flow:
 
     # -- referral code --------------------------------------------------------------------
 
-    async def on_code_text(self, text: str) -> list[Reply]:
+    def on_code_text(self, text: str) -> list[Reply]:
         conv, now = self.conv, self.service._clock.now()
         keyboard = (Button.of(Action.NO_CODE),)
         left = conv.cooldown_left(now)
@@ -422,10 +428,10 @@ class _Flow:
         if code is None:
             self.outcome = "code_junk"
             return [Reply("code-junk", keyboard=keyboard)]
-        info = await self.uow.codes.lookup(code)
+        info = self.uow.codes.lookup(code)
         refusal = self.judge(info)
         if refusal is None and info is not None:
-            return await self.use_code(info, Source.TYPED)
+            return self.use_code(info, Source.TYPED)
         if (info is None or not info.active) and conv.code_failed(now, self.limits):
             self.outcome = "code_cooldown"
             minutes = _minutes(conv.cooldown_left(now))
@@ -455,19 +461,19 @@ class _Flow:
             links.append(Link("link-open-vk", other.vk_link))
         return Reply("code-other-park", {"bot": other.telegram_username}, links=tuple(links))
 
-    async def use_code(self, info: CodeInfo, source: Source) -> list[Reply]:
+    def use_code(self, info: CodeInfo, source: Source) -> list[Reply]:
         refusal = self.judge(info)
         if refusal is not None:
             return refusal
         accepted = Reply("code-accepted", {"code": info.code})
-        return [accepted, *await self.complete(info, source)]
+        return [accepted, *self.complete(info, source)]
 
     # -- completion -----------------------------------------------------------------------
 
-    async def complete(self, referral: CodeInfo | None, source: Source) -> list[Reply]:
+    def complete(self, referral: CodeInfo | None, source: Source) -> list[Reply]:
         conv, uow, now = self.conv, self.uow, self.service._clock.now()
         phone = conv.phone or ""
-        code = await self.service._issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
+        code = self.service._issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
         driver = Driver(
             park=self.park.slug,
             phone=phone,
@@ -482,12 +488,12 @@ class _Flow:
             created_at=now,
             updated_at=now,
         )
-        stored = await uow.drivers.add(driver)
+        stored = uow.drivers.add(driver)
         if stored is None or stored.id is None:
             # Someone registered this phone a moment ago (another channel or process):
             # link to that driver instead of creating a second one.
-            await uow.codes.release(code)
-            existing = await uow.drivers.by_phone(self.park.slug, phone)
+            uow.codes.release(code)
+            existing = uow.drivers.by_phone(self.park.slug, phone)
             if existing is None or existing.id is None:
                 raise StaleState("driver vanished after a phone conflict")
             self.outcome = "linked_driver"
@@ -498,43 +504,43 @@ class _Flow:
             ]
         conv.registered(stored.id)
         if referral is not None:
-            await uow.outbox.add(_registered_notification(stored, referral, now))
+            uow.outbox.add(_registered_notification(stored, referral, now))
         self.outcome = f"registered_{source.value}"
         return [Reply("registered"), self.code_reply(code)]
 
     # -- partner alert settings -----------------------------------------------------------
 
-    async def show_settings(self, saved: bool = False) -> list[Reply]:
+    def show_settings(self, saved: bool = False) -> list[Reply]:
         partner = None
         if self.conv.step is Step.PARTNER and self.conv.partner_id is not None:
-            partner = await self.uow.partners.get(self.conv.partner_id)
+            partner = self.uow.partners.get(self.conv.partner_id)
         if partner is None:
             self.outcome = "settings_refused"
-            return [Reply("settings-partners-only"), *await self.prompt()]
+            return [Reply("settings-partners-only"), *self.prompt()]
         quiet = f"{partner.quiet_from}–{partner.quiet_to}" if partner.quiet_from else None
         args: dict[str, str | int] = {"alerts": partner.alerts, "quiet": quiet or "none"}
         replies = [Reply("settings-saved")] if saved else []
         keyboard = (*(Button.of(a) for a in SETTINGS_ACTIONS), Button.of(Action.MY_CODE))
         return [*replies, Reply("settings-current", args, keyboard=keyboard)]
 
-    async def change_settings(self, action: Action) -> list[Reply]:
+    def change_settings(self, action: Action) -> list[Reply]:
         partner_id = self.conv.partner_id
-        partner = await self.uow.partners.get(partner_id) if partner_id is not None else None
+        partner = self.uow.partners.get(partner_id) if partner_id is not None else None
         if partner is None or partner.id is None:
-            return await self.show_settings()
+            return self.show_settings()
         alerts, quiet_from, quiet_to = partner.alerts, partner.quiet_from, partner.quiet_to
         match action:
             case Action.ALERTS_INSTANT | Action.ALERTS_DIGEST:
-                alerts = "instant" if action is Action.ALERTS_INSTANT else "digest"
+                alerts = Alerts.INSTANT if action is Action.ALERTS_INSTANT else Alerts.DIGEST
             case Action.QUIET_NIGHT:
                 quiet_from, quiet_to = QUIET_NIGHT
             case Action.QUIET_OFF:
                 quiet_from = quiet_to = None
-        await self.uow.partners.update_settings(
+        self.uow.partners.update_settings(
             partner.id, alerts=alerts, quiet_from=quiet_from, quiet_to=quiet_to
         )
         self.outcome = f"settings_{action.value}"
-        return await self.show_settings(saved=True)
+        return self.show_settings(saved=True)
 
     # -- what to show ---------------------------------------------------------------------
 
@@ -545,22 +551,22 @@ class _Flow:
             keyboard=(Button.of(Action.MY_CODE),),
         )
 
-    async def my_code(self) -> list[Reply]:
+    def my_code(self) -> list[Reply]:
         conv = self.conv
         if conv.step is Step.DONE and conv.driver_id is not None:
-            driver = await self.uow.drivers.get(conv.driver_id)
+            driver = self.uow.drivers.get(conv.driver_id)
             if driver is not None:
                 self.outcome = "my_code"
                 return [self.code_reply(driver.own_code)]
         if conv.step is Step.PARTNER and conv.partner_id is not None:
-            partner = await self.uow.partners.get(conv.partner_id)
+            partner = self.uow.partners.get(conv.partner_id)
             if partner is not None:
                 self.outcome = "my_code"
                 return [self.code_reply(partner.code)]
         self.outcome = "not_registered"
-        return [Reply("not-registered"), *await self.prompt()]
+        return [Reply("not-registered"), *self.prompt()]
 
-    async def prompt(self) -> list[Reply]:
+    def prompt(self) -> list[Reply]:
         """What the current step asks for, with its keyboard."""
         conv = self.conv
         match conv.step:

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from storage.engine import make_engine
+from app.clock import SystemClock
+from storage.database import SqlDatabase
 from storage.leases import Lease, lock_key
 
 POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
@@ -16,7 +17,7 @@ def test_keys_are_stable_and_distinct() -> None:
 
 
 async def test_sqlite_always_grants(tmp_path: object) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    engine = SqlDatabase(f"sqlite:///{tmp_path}/x.db", SystemClock())
     first, second = Lease(engine, "telegram:mos"), Lease(engine, "telegram:mos")
     assert await first.acquire()
     assert await second.acquire()
@@ -26,7 +27,8 @@ async def test_sqlite_always_grants(tmp_path: object) -> None:
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs TAXIREG_TEST_POSTGRES_URL")
 async def test_postgres_grants_one_holder_and_hands_over() -> None:
     assert POSTGRES_URL is not None
-    one, two = make_engine(POSTGRES_URL), make_engine(POSTGRES_URL)  # two "processes"
+    # two "processes"
+    one, two = SqlDatabase(POSTGRES_URL, SystemClock()), SqlDatabase(POSTGRES_URL, SystemClock())
     try:
         first, second = Lease(one, "telegram:mos"), Lease(two, "telegram:mos")
         assert await first.acquire()

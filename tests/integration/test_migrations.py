@@ -6,8 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from app.clock import SystemClock
 from storage import migrate
-from storage.engine import make_engine
+from storage.database import SqlDatabase
 from storage.tables import metadata
 from tests.conftest import reset_postgres
 
@@ -15,7 +16,7 @@ from tests.conftest import reset_postgres
 async def _engine(database_url: str):  # type: ignore[no-untyped-def]
     if database_url.startswith("postgresql"):
         await reset_postgres(database_url)
-    return make_engine(database_url)
+    return SqlDatabase(database_url, SystemClock())
 
 
 async def test_stairway_up_and_down_every_revision(database_url: str) -> None:
@@ -39,10 +40,9 @@ async def test_migrations_match_the_tables(database_url: str) -> None:
     engine = await _engine(database_url)
     try:
         await migrate.upgrade(engine)
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
+        diff = await engine.run_on_connection(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+        )
         assert diff == []
     finally:
         await engine.dispose()

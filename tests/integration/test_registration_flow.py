@@ -25,14 +25,17 @@ PHONE = "+79161234567"
 
 
 async def count(app: Container, table: t.Table) -> int:
-    async with app.uow() as uow:
-        return (await uow.connection.execute(select(func.count()).select_from(table))).scalar_one()
+    return await app.db.run_on_connection(
+        lambda conn: conn.execute(select(func.count()).select_from(table)).scalar_one()
+    )
 
 
 async def outbox_rows(app: Container) -> list[dict[str, object]]:
-    async with app.uow() as uow:
-        rows = await uow.connection.execute(select(t.outbox).order_by(t.outbox.c.id))
-        return [dict(row._mapping) for row in rows]
+    return await app.db.run_on_connection(
+        lambda conn: [
+            dict(row._mapping) for row in conn.execute(select(t.outbox).order_by(t.outbox.c.id))
+        ]
+    )
 
 
 async def registered(app: Container, person: Person, phone: str = PHONE) -> str:
@@ -459,9 +462,10 @@ async def test_simultaneous_completions_give_one_driver(container: Container) ->
     assert code in "\n".join(telegram.texts)
     assert code in "\n".join(vk.texts)
     # The code of the loser was released: exactly one driver code exists.
-    async with container.uow() as uow:
-        kinds = await uow.connection.execute(select(t.codes.c.kind))
-        assert [k for (k,) in kinds] == ["driver"]
+    kinds = await container.db.run_on_connection(
+        lambda conn: list(conn.execute(select(t.codes.c.kind)).scalars())
+    )
+    assert kinds == ["driver"]
 
 
 async def test_same_update_twice_concurrently(container: Container) -> None:
@@ -525,9 +529,10 @@ async def test_sms_goes_out_after_the_state_is_stored(container: Container) -> N
     original = sms.send
 
     async def send(phone: str, text: str) -> None:
-        async with container.uow() as uow:
-            conv = await uow.conversations.get("mos", Channel.VK, driver.user_id)
-            seen_steps.append(conv.step.value if conv else "none")
+        conv = await container.db.read(
+            lambda uow: uow.conversations.get("mos", Channel.VK, driver.user_id)
+        )
+        seen_steps.append(conv.step.value if conv else "none")
         await original(phone, text)
 
     sms.send = send  # type: ignore[method-assign]
