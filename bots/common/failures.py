@@ -28,9 +28,14 @@ def log_failure(
     *args: object,
     exc: BaseException,
     extra: Mapping[str, object] | None = None,
+    level: int = logging.ERROR,
 ) -> None:
-    """Log an unexpected failure at ERROR with its traceback, SQL parameters hidden."""
+    """Log an unexpected failure with its traceback, SQL parameters hidden."""
     hide_sql_parameters(exc)
-    logger.error(
-        message, *args, exc_info=(type(exc), exc, exc.__traceback__), extra=dict(extra or {})
+    logger.log(
+        level,
+        message,
+        *args,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra=dict(extra or {}),
     )

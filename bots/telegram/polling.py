@@ -25,6 +25,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bots.common.failures import hide_sql_parameters
 from bots.common.leadership import Leadership, LeaseTiming
 from bots.telegram.inflight import Inflight
 from bots.telegram.sender import describe
@@ -116,7 +117,8 @@ class BotPoller:
                 if not self._configured:
                     await self._on_lead(self.bot)
                     self._configured = True
-                updates = await self._get_updates()
+                offset = self.window.offset
+                updates = await self._get_updates(offset)
             except TelegramUnauthorizedError:
                 log.error(
                     "park %s: Telegram rejected the bot token (401); this park's bot is off "
@@ -150,6 +152,7 @@ class BotPoller:
                 log.info("polling works again", extra={"park": self.park, "failures": failures})
                 failures = 0
                 backoff.reset()
+            self.window.confirmed(offset)
             fresh = [update for update in updates if self.window.add(update.update_id)]
             if updates and not fresh:
                 # Only updates still in hand came back: wait for one to finish, not spin.
@@ -158,11 +161,9 @@ class BotPoller:
                 await self._slots.acquire()
                 self._inflight.spawn(self._handle(update))
 
-    async def _get_updates(self) -> list[Update]:
+    async def _get_updates(self, offset: int | None) -> list[Update]:
         timeout = self._options.polling_timeout
-        method = GetUpdates(
-            offset=self.window.offset, timeout=timeout, allowed_updates=self._allowed
-        )
+        method = GetUpdates(offset=offset, timeout=timeout, allowed_updates=self._allowed)
         # Wait longer than the long poll itself, or every quiet poll would be a timeout.
         return await self.bot(method, request_timeout=int(self.bot.session.timeout + timeout))
 
@@ -171,6 +172,7 @@ class BotPoller:
             try:
                 await self._dp.feed_update(self.bot, update)
             except Exception as exc:  # dp.errors already logged it; this is the backstop
+                hide_sql_parameters(exc)
                 log.error(
                     "update not handled",
                     extra={

@@ -17,8 +17,9 @@ from collections import deque
 class UpdateWindow:
     def __init__(self) -> None:
         self._order: deque[int] = deque()  # fetched, not yet confirmable, in arrival order
-        self._known: set[int] = set()
-        self._done: set[int] = set()
+        self._known: set[int] = set()  # in _order, or confirmable but not yet confirmed
+        self._done: set[int] = set()  # finished, still in _order behind an unfinished one
+        self._confirmable: set[int] = set()  # left _order; no poll has confirmed it yet
         self._next: int | None = None
         self._changed = asyncio.Event()
 
@@ -37,7 +38,11 @@ class UpdateWindow:
         return len(self._order) - len(self._done)
 
     def add(self, update_id: int) -> bool:
-        """Take a fetched update; False if it is one this process already has."""
+        """Take a fetched update; False if it is one this process has or just handled.
+
+        A poll sent while an update was being handled may bring it back after it finished:
+        it stays known until a poll has confirmed it (``confirmed``).
+        """
         if update_id in self._known:
             return False
         self._known.add(update_id)
@@ -55,9 +60,18 @@ class UpdateWindow:
         while self._order and self._order[0] in self._done:
             oldest = self._order.popleft()
             self._done.discard(oldest)
-            self._known.discard(oldest)
+            self._confirmable.add(oldest)
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def confirmed(self, offset: int | None) -> None:
+        """A getUpdates with ``offset`` was answered: Telegram forgot every update below it,
+        so none of them can come back and they need not be remembered."""
+        if offset is None:
+            return
+        gone = {update_id for update_id in self._confirmable if update_id < offset}
+        self._confirmable -= gone
+        self._known -= gone
 
     async def settled(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound, not a helper
         """Wait up to ``timeout`` until nothing is being handled; True if so."""

@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
+from bots.common.failures import log_failure
 from bots.terminal.parse import Local, parse
 from bots.terminal.render import Keyboard, render
 from core.domain.model import Channel, Identity
@@ -103,7 +104,7 @@ class TerminalChat:
             answer = await self.registration.handle(incoming)
         except Exception as exc:
             # One line for the person at the keyboard; details at DEBUG for a developer.
-            log.debug("terminal update failed", exc_info=True)
+            log_failure(log, "terminal update failed", exc=exc, level=logging.DEBUG)
             self.write(f"(internal error: {type(exc).__name__}; nothing was changed)")
             return
         lines, self.keyboard = render(answer, self.catalog, self.keyboard)

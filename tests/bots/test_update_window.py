@@ -34,6 +34,19 @@ def test_an_update_still_in_hand_is_not_taken_twice() -> None:
     assert window.offset == 7
 
 
+def test_an_update_brought_back_by_a_poll_sent_before_it_finished_is_not_taken() -> None:
+    window = UpdateWindow()
+    window.add(7)
+    in_flight_poll = window.offset  # a poll goes out while 7 is being handled
+    window.finish(7)
+    assert not window.add(7)  # that poll's answer still carries 7
+    window.confirmed(in_flight_poll)
+    assert not window.add(7)  # it confirmed nothing: 7 may come once more
+    window.confirmed(window.offset)  # the next poll (offset 8) confirms it
+    assert window.add(9)
+    assert window.offset == 9
+
+
 def test_ids_after_a_restart_of_telegrams_numbering_are_taken() -> None:
     window = UpdateWindow()
     window.add(900)
