@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -162,6 +163,15 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
 
 
+def _py_spy() -> str:
+    """py-spy beside this interpreter, else on PATH (it is a tool, not a dependency)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--py-spy needs py-spy: pip install py-spy")
+    return found
+
+
 def _taxireg() -> str:
     return str(Path(sys.executable).with_name("taxireg"))
 
@@ -190,11 +200,11 @@ def write_config(directory: Path, api_server: str, token: str) -> Path:
     return config
 
 
-async def cli(config: Path, *args: str) -> str:
+async def cli(taxireg: str, root: Path, config: Path, *args: str) -> str:
     """Run one `taxireg` command to completion; its stdout."""
     process = await asyncio.create_subprocess_exec(
-        _taxireg(), "--config", str(config), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(), cwd=REPO,
+        taxireg, "--config", str(config), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(), cwd=root,
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(process.communicate(), STARTUP_SECONDS)
@@ -209,15 +219,28 @@ async def cli(config: Path, *args: str) -> str:
 class Bot:
     """How to start one measured bot on a fresh token."""
 
-    name: str
+    kind: str  # "echo" or "taxireg"
     our_session: bool = False
+    checkout: Path | None = None  # another checkout's `taxireg run` (its .venv), to compare
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.checkout is None else f"{self.kind}@{self.checkout.name}"
+
+    @property
+    def root(self) -> Path:
+        return REPO if self.checkout is None else self.checkout
+
+    @property
+    def taxireg(self) -> str:
+        return _taxireg() if self.checkout is None else str(self.root / ".venv/bin/taxireg")
 
     async def prepare(
         self, fake: FakeBotApi, token: str, directory: Path
     ) -> tuple[list[str], str]:
         """The command line to start the bot, and the partner code its drivers enter."""
         await fake.call(5, op="add_bot", token=token, username=BOT_USERNAME)
-        if self.name == "echo":
+        if self.kind == "echo":
             command = [
                 sys.executable, "-m", "bench.echo_floor", "--api-server", fake.base_url,
                 "--token", token, "--polling-timeout", str(POLLING_TIMEOUT),
@@ -226,12 +249,12 @@ class Bot:
                 command.append("--our-session")
             return command, "BENCH42"  # the echo bot never reads it
         config = write_config(directory, fake.base_url, token)
-        await cli(config, "migrate")
+        await cli(self.taxireg, self.root, config, "migrate")
         added = await cli(
-            config, "partner", "add", "--park", PARK_SLUG, "--phone", PARTNER_PHONE,
-            "--name", "Бенч",
+            self.taxireg, self.root, config, "partner", "add", "--park", PARK_SLUG,
+            "--phone", PARTNER_PHONE, "--name", "Бенч",
         )  # fmt: skip
-        return [_taxireg(), "--config", str(config), "run"], added.strip().splitlines()[-1]
+        return [self.taxireg, "--config", str(config), "run"], added.strip().splitlines()[-1]
 
 
 @contextlib.asynccontextmanager
@@ -242,7 +265,7 @@ async def started(
     command, code = await bot.prepare(fake, token, directory)
     log = (directory / f"{bot.name}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=log, stderr=log, env=_clean_env(), cwd=REPO
+        *command, stdout=log, stderr=log, env=_clean_env(), cwd=bot.root
     )
     try:
         poll = asyncio.ensure_future(
@@ -283,8 +306,8 @@ async def drive(
 
 
 async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
-    token = f"{100_000 + serial}:bench-{bot.name}"
-    with tempfile.TemporaryDirectory(prefix=f"taxireg-bench-{bot.name}-") as tmp:
+    token = f"{100_000 + serial}:bench-{bot.kind}"
+    with tempfile.TemporaryDirectory(prefix=f"taxireg-bench-{bot.kind}-") as tmp:
         async with started(bot, fake, token, Path(tmp)) as (process, code):
             await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
             await asyncio.sleep(0.3)
@@ -298,20 +321,20 @@ async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
         replies=answer["replies"],
         registered=answer["marked"],
     )
-    if bot.name == "taxireg" and run.registered != drivers:
-        raise RuntimeError(f"taxireg run registered {run.registered} of {drivers} drivers")
+    if bot.kind == "taxireg" and run.registered != drivers:
+        raise RuntimeError(f"{bot.name} registered {run.registered} of {drivers} drivers")
     return run
 
 
 async def profile(fake: FakeBotApi, bot: Bot, drivers: int, serial: int, output: Path) -> None:
     """One unmeasured run of ``bot`` under py-spy (raw collapsed stacks to ``output``)."""
     token = f"{100_000 + serial}:bench-profile"
-    py_spy = Path(sys.executable).with_name("py-spy")
+    py_spy = _py_spy()
     with tempfile.TemporaryDirectory(prefix="taxireg-bench-profile-") as tmp:
         async with started(bot, fake, token, Path(tmp)) as (process, code):
             await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
             spy = await asyncio.create_subprocess_exec(
-                str(py_spy), "record", "--pid", str(process.pid), "--rate", "250",
+                py_spy, "record", "--pid", str(process.pid), "--rate", "250",
                 "--format", "raw", "--output", str(output),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
@@ -374,59 +397,73 @@ def _frame(frame: str) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     echo, ours = Bot("echo", our_session=args.echo_our_session), Bot("taxireg")
-    pairs: list[tuple[Run, Run]] = []
+    bots = [echo, ours]
+    if args.against:
+        bots.append(Bot("taxireg", checkout=args.against))
+    rounds: list[dict[str, Run]] = []
     deadline = time.monotonic() + args.max_seconds
     async with fake_bot_api() as fake:
         for pair in range(args.pairs):
             if time.monotonic() > deadline:
                 print(f"stopping after {pair} pair(s): --max-seconds {args.max_seconds} reached")
                 break
-            order = (echo, ours) if pair % 2 == 0 else (ours, echo)
+            # The order turns each round, so a drift in the machine's load does not
+            # always fall on the same bot.
+            order = bots[pair % len(bots) :] + bots[: pair % len(bots)]
             runs = {}
             for i, bot in enumerate(order):
-                runs[bot.name] = await measure(bot, fake, args.drivers, 2 * pair + i)
-            floor, run = runs["echo"], runs["taxireg"]
-            pairs.append((floor, run))
-            print(
-                f"pair {pair + 1} ({' then '.join(b.name for b in order)}): "
-                f"taxireg {run.wall_per_update * 1e3:.2f} ms wall, "
-                f"{run.cpu_per_update * 1e3:.2f} ms CPU per update; "
-                f"echo {floor.wall_per_update * 1e3:.2f} ms wall, "
-                f"{floor.cpu_per_update * 1e3:.2f} ms CPU; "
-                f"ratio wall {run.wall_per_update / floor.wall_per_update:.2f}, "
-                f"CPU {run.cpu_per_update / floor.cpu_per_update:.2f}",
-                flush=True,
-            )
+                runs[bot.name] = await measure(bot, fake, args.drivers, len(bots) * pair + i)
+            rounds.append(runs)
+            floor = runs["echo"]
+            parts = [
+                f"{name} {run.wall_per_update * 1e3:.2f} ms wall, "
+                f"{run.cpu_per_update * 1e3:.2f} ms CPU per update"
+                + (
+                    ""
+                    if name == "echo"
+                    else f" (ratio wall {run.wall_per_update / floor.wall_per_update:.2f}, "
+                    f"CPU {run.cpu_per_update / floor.cpu_per_update:.2f})"
+                )
+                for name, run in runs.items()
+            ]
+            print(f"pair {pair + 1}: " + "; ".join(parts), flush=True)
         if args.py_spy:
             bot = echo if args.py_spy_bot == "echo" else ours
-            await profile(fake, bot, args.drivers, 2 * args.pairs, Path(args.py_spy))
-    if pairs:
-        report(pairs, args)
+            await profile(fake, bot, args.drivers, len(bots) * args.pairs, Path(args.py_spy))
+    if rounds:
+        report(rounds, [b.name for b in bots], args)
 
 
-def report(pairs: list[tuple[Run, Run]], args: argparse.Namespace) -> None:
-    wall = [r.wall_per_update / f.wall_per_update for f, r in pairs]
-    cpu = [r.cpu_per_update / f.cpu_per_update for f, r in pairs]
-    last = pairs[-1][1]
-    registrations = args.drivers / statistics.median(r.wall for _, r in pairs)
-
+def report(rounds: list[dict[str, Run]], names: list[str], args: argparse.Namespace) -> None:
     def median_ms(values: list[float]) -> str:
         return f"{statistics.median(values) * 1e3:8.2f} ms"
 
+    def ratios(label: str, top: str, bottom: str, note: str = "") -> None:
+        for what, per in (("wall", "wall_per_update"), ("CPU", "cpu_per_update")):
+            values = [getattr(r[top], per) / getattr(r[bottom], per) for r in rounds]
+            print(
+                f"  {label + ' ' + what + ' ratio':40} {statistics.median(values):8.2f}"
+                f"  (median; range {min(values):.2f}-{max(values):.2f}){note}"
+            )
+
+    last = rounds[-1]["taxireg"]
     floor = "echo bot on taxireg's session" if args.echo_our_session else "bare aiogram echo bot"
     print(
-        f"\n{args.drivers} drivers = {last.updates} updates per run, {len(pairs)} pair(s), "
-        f"each bot in its own process; floor: {floor}\n"
-        f"  taxireg wall per update   {median_ms([r.wall_per_update for _, r in pairs])}\n"
-        f"  echo wall per update      {median_ms([f.wall_per_update for f, _ in pairs])}\n"
-        f"  taxireg CPU per update    {median_ms([r.cpu_per_update for _, r in pairs])}\n"
-        f"  echo CPU per update       {median_ms([f.cpu_per_update for f, _ in pairs])}\n"
-        f"  wall ratio                {statistics.median(wall):8.2f}"
-        f"  (median of pairs; range {min(wall):.2f}-{max(wall):.2f}; target <= 2)\n"
-        f"  CPU ratio                 {statistics.median(cpu):8.2f}"
-        f"  (median of pairs; range {min(cpu):.2f}-{max(cpu):.2f})\n"
-        f"  registrations/s           {registrations:8.0f}\n"
-        f"  sendMessage per update    {last.replies / last.updates:8.2f}"
+        f"\n{args.drivers} drivers = {last.updates} updates per run, {len(rounds)} pair(s), "
+        f"each bot in its own process; floor: {floor}"
+    )
+    for name in names:
+        wall = median_ms([r[name].wall_per_update for r in rounds])
+        cpu = median_ms([r[name].cpu_per_update for r in rounds])
+        print(f"  {name + ' wall per update':40} {wall}\n  {name + ' CPU per update':40} {cpu}")
+    for name in names[1:]:
+        ratios(f"{name} / echo", name, "echo", "; target <= 2")
+    if len(names) > 2:
+        ratios(f"{names[1]} / {names[2]}", names[1], names[2])
+    registrations = args.drivers / statistics.median(r["taxireg"].wall for r in rounds)
+    print(
+        f"  {'taxireg registrations/s':40} {registrations:8.0f}\n"
+        f"  {'taxireg sendMessage per update':40} {last.replies / last.updates:8.2f}"
     )
 
 
@@ -444,6 +481,12 @@ def main() -> None:
         "--py-spy-bot", choices=("taxireg", "echo"), default="taxireg", help="bot to profile"
     )
     parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="also measure `taxireg run` of another checkout (with its own .venv) in each "
+        "pair, e.g. a git worktree of an older commit",
+    )
+    parser.add_argument(
         "--echo-our-session",
         action="store_true",
         help="run the echo bot on taxireg's Telegram session instead of aiogram's own",
@@ -453,6 +496,12 @@ def main() -> None:
         parser.error(f"--drivers must be between 3 and {MAX_DRIVERS}")
     if not 0 <= args.pairs <= MAX_PAIRS or (args.pairs == 0 and not args.py_spy):
         parser.error(f"--pairs must be between 1 and {MAX_PAIRS} (0 only with --py-spy)")
+    if args.py_spy:
+        _py_spy()  # fail now, not after the pairs
+    if args.against:
+        args.against = Path(args.against).resolve()
+        if not (args.against / ".venv/bin/taxireg").exists():
+            parser.error(f"--against: no {args.against}/.venv/bin/taxireg")
     asyncio.run(main_async(args))
 
 
