@@ -24,6 +24,7 @@ from storage.repositories import (
     SqlSecrets,
     SqlSmsLog,
 )
+from storage.visits import SqlVisits
 
 
 class SqlUnitOfWork:
@@ -42,3 +43,4 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(conn)
         self.digests = SqlDigests(conn)
         self.housekeeping = SqlHousekeeping(conn)
+        self.visits = SqlVisits(conn)
