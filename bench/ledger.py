@@ -82,18 +82,32 @@ def seed(conn: Connection, drivers: int) -> None:
         conn.execute(text("CREATE SCHEMA public"))
     command.upgrade(alembic_config(conn), "head")
     conn.execute(
-        insert(t.parks), [{"slug": "mos", "name": "Мос", "landing_url": "https://x.ru/ref"}]
+        insert(t.parks),
+        [{"slug": "mos", "name": "Мос", "landing_url": "https://x.ru/ref", "updated_at": T0}],
     )
     partners = drivers // PARTNER_EVERY + 1
     conn.execute(
         insert(t.codes),
-        [{"code": f"p{i}", "park_slug": "mos", "kind": "partner"} for i in range(1, partners + 1)]
-        + [{"code": f"d{i}", "park_slug": "mos", "kind": "driver"} for i in range(1, drivers + 1)],
+        [
+            {"code": f"p{i}", "park_slug": "mos", "kind": "partner", "created_at": T0}
+            for i in range(1, partners + 1)
+        ]
+        + [
+            {"code": f"d{i}", "park_slug": "mos", "kind": "driver", "created_at": T0}
+            for i in range(1, drivers + 1)
+        ],
     )
     conn.execute(
         insert(t.partners),
         [
-            {"id": i, "park_slug": "mos", "phone": f"+7900{i:07d}", "code": f"p{i}"}
+            {
+                "id": i,
+                "park_slug": "mos",
+                "phone": f"+7900{i:07d}",
+                "code": f"p{i}",
+                "created_at": T0,
+                "updated_at": T0,
+            }
             for i in range(1, partners + 1)
         ],
     )

@@ -280,6 +280,11 @@ class LedgerRepository(Protocol):
         """Completed (not cancelled) orders stored per driver."""
         ...
 
+    def lock_drivers(self, driver_ids: Collection[int]) -> None:
+        """Hold these drivers until commit: imports of their orders then run one after the
+        other, so the counts and month sums an import reads stay true until it writes."""
+        ...
+
     def month_sums(
         self, keys: Collection[tuple[int, str]]
     ) -> dict[tuple[Beneficiary, int, str], int]:

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
 from core.domain.model import OwnerKind
+from core.ports import StaleState
 from storage import tables as t
 
 T = TypeVar("T")
@@ -91,6 +93,17 @@ class SqlLedger:
             counts.update({row[0]: int(row[1]) for row in self._conn.execute(query)})
         return counts
 
+    def lock_drivers(self, driver_ids: Collection[int]) -> None:
+        # Sorted, so two imports lock in the same order and queue rather than deadlock.
+        # SQLite needs nothing: a write transaction there already excludes every other.
+        if self._conn.dialect.name != "postgresql":
+            return
+        d = t.drivers.c
+        for chunk in _chunks(sorted(driver_ids)):
+            self._conn.execute(
+                select(d.id).where(d.id.in_(chunk)).order_by(d.id).with_for_update()
+            ).all()
+
     def month_sums(
         self, keys: Collection[tuple[int, str]]
     ) -> dict[tuple[Beneficiary, int, str], int]:
@@ -135,7 +148,13 @@ class SqlLedger:
             }
             for order in orders
         ]
-        return {row.external_id: row.id for row in self._conn.execute(statement, rows)}
+        try:
+            inserted = self._conn.execute(statement, rows).all()
+        except IntegrityError as exc:
+            # Another import stored one of these orders after we looked: its transaction is
+            # gone for us; the caller runs the batch again and finds them stored.
+            raise StaleState("an order of this batch was stored by another import") from exc
+        return {row.external_id: row.id for row in inserted}
 
     def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
         if not rows:

@@ -52,10 +52,11 @@ from core.domain.errors import DomainError, UnknownPark
 from core.domain.model import OwnerKind
 from core.domain.money import format_roubles
 from core.domain.phones import InvalidPhone, normalize_phone
-from core.ports import Clock, Database, LedgerRepository, UnitOfWork
+from core.ports import Clock, Database, LedgerRepository, StaleState, UnitOfWork
 
 MAX_BATCH = 1_000  # orders per API call; the CLI cuts a file into batches of this size
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_IMPORT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,23 @@ class _Import:
     def run(self, orders: list[Order]) -> None:
         if not orders:
             return
-        self.known = self.ledger.orders(self.program.park, {o.external_id for o in orders})
         drivers = {o.driver_id for o in orders}
-        self.facts.load_chains(drivers, self.program.depth)
-        self.counts = self.ledger.completed_counts(drivers)
-        months = {(o.driver_id, self.program.month(o.completed_at)) for o in orders}
-        self.sums = self.ledger.month_sums(months)
+        # First, so that everything read below is what a concurrent import left behind.
+        self.ledger.lock_drivers(drivers)
+        self.known = self.ledger.orders(self.program.park, {o.external_id for o in orders})
+        # Only new completed orders pay, so only their drivers' chains, counts and month
+        # sums are read: a re-delivered batch costs two reads.
+        paying = [
+            o
+            for o in orders
+            if o.external_id not in self.known and o.status is OrderStatus.COMPLETED
+        ]
+        if paying:
+            payers = {o.driver_id for o in paying}
+            self.facts.load_chains(payers, self.program.depth)
+            self.counts = self.ledger.completed_counts(payers)
+            months = {(o.driver_id, self.program.month(o.completed_at)) for o in paying}
+            self.sums = self.ledger.month_sums(months)
         for order in orders:
             self.take(order)
         self.flush()
@@ -288,7 +300,8 @@ class _Import:
             OrderStatus.CANCELLED,
             stored.completed_at,
         )
-        self.counts[stored.driver_id] = self.counts.get(stored.driver_id, 0) - 1
+        if stored.driver_id in self.counts:
+            self.counts[stored.driver_id] -= 1
         self.add_to_sums(rows)
         self.report.reversed += 1
         self.report.count(rows)
@@ -360,9 +373,17 @@ class LedgerService:
             raise DomainError(f"at most {MAX_BATCH} orders per batch, got {len(batch)}")
         now = self._clock.now()
         region = self._regions.get(park, "RU")
-        return await self._db.run(
-            lambda uow: import_batch(uow.ledger, program, batch, now, phone_region=region)
-        )
+        for attempt in range(_IMPORT_ATTEMPTS):
+            try:
+                return await self._db.run(
+                    lambda uow: import_batch(uow.ledger, program, batch, now, phone_region=region)
+                )
+            except StaleState:
+                # Two imports of the same orders at once: the loser's transaction rolled
+                # back; run again, and the orders the winner stored count as known.
+                if attempt == _IMPORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def balance(self, owner: Beneficiary) -> Balance:
         return await self._db.run(lambda uow: uow.ledger.balance(owner))

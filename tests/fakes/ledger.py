@@ -58,6 +58,9 @@ class MemoryLedger:
                 counts[order.driver_id] = counts.get(order.driver_id, 0) + 1
         return counts
 
+    def lock_drivers(self, driver_ids: Collection[int]) -> None:
+        return None  # one thread, one ledger: nothing runs beside us
+
     def month_sums(
         self, keys: Collection[tuple[int, str]]
     ) -> dict[tuple[Beneficiary, int, str], int]:

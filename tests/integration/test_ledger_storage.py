@@ -208,3 +208,39 @@ async def test_statement_and_month_export(db: SqlDatabase) -> None:
     assert all(at.tzinfo is not None for _, at in november)
     with pytest.raises(DomainError):
         await service.month_entries("mos", "2026-13")
+
+
+async def test_concurrent_imports_of_one_batch_pay_once(db: SqlDatabase) -> None:
+    batch = [order(f"o{i}", 2 + i % 2, 10_000 + i) for i in range(50)]
+    others = [SqlDatabase(db.url, FakeClock(T0)) for _ in range(2)]
+    try:
+        reports = await asyncio.gather(
+            *(make_service(x).import_orders("mos", batch) for x in [db, *others])
+        )
+    finally:
+        for other in others:
+            await other.dispose()
+    assert sum(r.accepted for r in reports) == 50
+    assert sum(r.unchanged for r in reports) == 100
+    single = make_service(db)
+    assert (await single.balance(D1)).accrued == sum(r.by_beneficiary.get(D1, 0) for r in reports)
+    assert await count(db, t.orders) == 50
+
+
+async def test_concurrent_imports_never_pass_the_cap(db: SqlDatabase) -> None:
+    # Each import alone stays under the cap; together they would pass it if both read the
+    # month's sum before either wrote.
+    cap = 30_000
+    batches = [[order(f"{k}-{i}", 2, 100_000) for i in range(2)] for k in range(4)]
+    others = [SqlDatabase(db.url, FakeClock(T0)) for _ in range(3)]
+    try:
+        await asyncio.gather(
+            *(
+                make_service(x, monthly_cap_kopecks=cap).import_orders("mos", b)
+                for x, b in zip([db, *others], batches, strict=True)
+            )
+        )
+    finally:
+        for other in others:
+            await other.dispose()
+    assert (await make_service(db).balance(D1)).accrued == cap
