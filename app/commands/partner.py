@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     from app.commands.notifications import register_partner_settings  # alert settings
 
     register_partner_settings(commands)
+    from app.commands.links import register_partner_links  # every link of a code
+
+    register_partner_links(commands)
 
 
 def partner_json(partner: Partner) -> dict[str, Any]:

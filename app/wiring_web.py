@@ -1,0 +1,102 @@
+"""Wiring the web front end: options from the settings, core services from the container.
+
+``web`` never sees the container or the settings; this is the one place that knows both.
+FastAPI, uvicorn and segno are imported only when a web app is built, so admin commands
+start as fast as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from core.domain.landing import AppLinks
+from core.services.landing import LandingService
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from pydantic import SecretStr
+
+    from app.bootstrap import Container
+    from web.metrics import Metrics
+    from web.options import WebOptions
+
+
+class WebSection(Protocol):
+    """The ``[web]`` keys this wiring reads (the settings package defines the section)."""
+
+    host: str
+    port: int
+    public_url: str
+    admin_token: SecretStr | None
+    cors_origins: list[str]
+
+
+class ParkApps(Protocol):
+    """The ``[[parks]]`` keys of a park's app in the stores."""
+
+    slug: str
+    app_store_url: str | None
+    play_store_url: str | None
+
+
+def web_options(section: WebSection) -> WebOptions:
+    from web.options import WebOptions
+
+    token = section.admin_token.get_secret_value() if section.admin_token else None
+    return WebOptions(
+        host=section.host,
+        port=section.port,
+        public_url=section.public_url,
+        admin_token=token,
+        cors_origins=tuple(section.cors_origins),
+    )
+
+
+def app_links(parks: Iterable[ParkApps]) -> dict[str, AppLinks]:
+    return {
+        p.slug: AppLinks(p.app_store_url, p.play_store_url)
+        for p in parks
+        if p.app_store_url or p.play_store_url
+    }
+
+
+def landing_service(
+    container: Container, public_url: str | None, apps: Mapping[str, AppLinks] | None = None
+) -> LandingService:
+    """The service behind the page, the QR codes and ``taxireg partner links``."""
+    return LandingService(
+        container.db, container.parks, container.clock, public_url=public_url, apps=apps
+    )
+
+
+def migrations_check(container: Container) -> Callable[[], Awaitable[bool]]:
+    """``/readyz``'s migrations check: the database's revision is the newest one shipped."""
+    from storage import migrate
+
+    newest = migrate.head()
+
+    async def at_head() -> bool:
+        return await migrate.current(container.db) == newest
+
+    return at_head
+
+
+def web_app(
+    container: Container,
+    options: WebOptions,
+    *,
+    apps: Mapping[str, AppLinks] | None = None,
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    """The FastAPI app ``taxireg run`` and ``taxireg demo`` serve with ``web.server.serve``."""
+    from web.app import create_app
+
+    return create_app(
+        options,
+        db=container.db,
+        landing=landing_service(container, options.public_url, apps),
+        catalog=container.catalog,
+        migrations_at_head=migrations_check(container),
+        metrics=metrics,
+    )

@@ -1,0 +1,67 @@
+"""The web front end served for real: uvicorn on a free loopback port, over the same wired
+container (real SQLite, or PostgreSQL when configured) that ``taxireg run`` builds."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from app.bootstrap import Container
+from app.wiring_web import web_app
+from core.domain.landing import AppLinks
+from web.metrics import Metrics
+from web.options import WebOptions
+from web.server import serve
+
+STORES = AppLinks(
+    app_store_url="https://apps.apple.com/app/id1234567890",
+    play_store_url="https://play.google.com/store/apps/details?id=ru.mosgortaxi.driver",
+)
+
+
+@dataclass
+class Web:
+    container: Container
+    base: str  # http://127.0.0.1:<port>
+    metrics: Metrics
+    codes: dict[str, str]  # "mos" / "spb" / "inactive" -> a partner's code
+
+    def page(self, code: str, src: str | None = None) -> str:
+        return f"{self.base}/ref?code={code}" + (f"&src={src}" if src else "")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def web(container: Container) -> AsyncIterator[Web]:
+    admin = container.admin
+    codes = {
+        "mos": (await admin.add_partner("mos", "+7 916 111-22-33", "Анна")).code,
+        "spb": (await admin.add_partner("spb", "+7 921 444-55-66", "Борис")).code,
+        "inactive": (await admin.add_partner("mos", "+7 916 777-88-99", None)).code,
+    }
+    assert await admin.set_code_active(codes["inactive"], False)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    metrics = Metrics()
+    options = WebOptions(host="127.0.0.1", port=port, public_url=base, max_body_bytes=1024)
+    app = web_app(container, options, apps={"mos": STORES}, metrics=metrics)
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    task = asyncio.create_task(
+        serve(app, options.host, port, stop, on_started=lambda _port: started.set())
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    try:
+        yield Web(container, base, metrics, codes)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
