@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.domain.bonus import (
     MAX_PRICE_KOPECKS,
@@ -57,6 +57,9 @@ from core.ports import Clock, Database, LedgerRepository, StaleState, UnitOfWork
 MAX_BATCH = 1_000  # orders per API call; the CLI cuts a file into batches of this size
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 _IMPORT_ATTEMPTS = 3
+# Orders outside these are typos; far-off dates also overflow time-zone arithmetic.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -95,16 +98,22 @@ def check_order(raw: OrderInput) -> str | None:
         return "price must be a whole number of kopecks"
     if not 0 <= price <= MAX_PRICE_KOPECKS:
         return f"price must be between 0 and {MAX_PRICE_KOPECKS} kopecks"
-    if not isinstance(raw.completed_at, datetime) or raw.completed_at.tzinfo is None:
+    moment = raw.completed_at
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
         return "completion time needs a date, a time and a time zone"
-    if raw.status not in tuple(OrderStatus):
+    if not _EARLIEST <= moment <= _LATEST:
+        return "completion time must be between 2000 and 2100"
+    if not isinstance(raw.status, str) or raw.status not in tuple(OrderStatus):
         return "status must be completed or cancelled"
-    if raw.driver_id is None and not raw.driver_phone:
+    driver_id, phone = raw.driver_id, raw.driver_phone
+    if driver_id is None and not phone:
         return "driver id or driver phone is required"
-    if raw.driver_id is not None and (
-        isinstance(raw.driver_id, bool) or not isinstance(raw.driver_id, int)
+    if driver_id is not None and (
+        isinstance(driver_id, bool) or not isinstance(driver_id, int) or not 0 < driver_id < 2**31
     ):
-        return "driver id must be a whole number"
+        return "driver id must be a positive whole number"
+    if phone is not None and not isinstance(phone, str):
+        return "driver phone must be text"
     return None
 
 
