@@ -24,11 +24,8 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, TypeVar
 
 from alembic import command
 from sqlalchemy import func, insert, select, text
@@ -44,26 +41,10 @@ from storage.ledger import SqlLedger
 from storage.migrate import alembic_config
 from tests.fakes.clock import FakeClock
 
-T = TypeVar("T")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 IMPORT_TARGET = 20_000  # orders per second
 BALANCE_TARGET_MS = 5.0
 PARTNER_EVERY = 100
-
-
-class LedgerDb:
-    """``Database.run`` with a unit of work that carries the ledger repository."""
-
-    def __init__(self, db: SqlDatabase) -> None:
-        self.db = db
-
-    async def run(self, work: Callable[[Any], T]) -> T:
-        return await self.db.run_on_connection(
-            lambda conn: work(SimpleNamespace(ledger=SqlLedger(conn)))
-        )
-
-    async def ping(self) -> None:
-        await self.db.ping()
 
 
 def program() -> BonusProgram:
@@ -146,7 +127,7 @@ def orders(n: int, drivers: int) -> list[OrderInput]:
 
 
 async def import_part(db: SqlDatabase, n: int, drivers: int) -> None:
-    service = LedgerService(LedgerDb(db), {"mos": program()}, FakeClock(T0))
+    service = LedgerService(db, {"mos": program()}, FakeClock(T0))
     stream = orders(n, drivers)
     started = time.perf_counter()
     entries = 0
@@ -197,7 +178,7 @@ def fill_ledger(conn: Connection, rows: int) -> None:
 
 async def balance_part(db: SqlDatabase, rows: int, repeats: int = 300) -> None:
     await db.run_on_connection(lambda conn: fill_ledger(conn, rows))
-    service = LedgerService(LedgerDb(db), {"mos": program()}, FakeClock(T0))
+    service = LedgerService(db, {"mos": program()}, FakeClock(T0))
     owner = Beneficiary(OwnerKind.PARTNER, 1)
     total_rows = await db.run_on_connection(
         lambda c: c.execute(

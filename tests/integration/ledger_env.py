@@ -7,11 +7,10 @@ Self-contained (migrations run here): it does not depend on the app's container.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from alembic import command
@@ -24,35 +23,14 @@ from core.domain.model import OwnerKind
 from core.services.ledger import LedgerService
 from storage import tables as t
 from storage.database import SqlDatabase
-from storage.ledger import SqlLedger
 from storage.migrate import alembic_config
 from tests.fakes.clock import FakeClock
 
 POSTGRES_URL = os.environ.get("TAXIREG_TEST_POSTGRES_URL")
-T = TypeVar("T")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PARTNER = Beneficiary(OwnerKind.PARTNER, 1)
 D1 = Beneficiary(OwnerKind.DRIVER, 1)
 D2 = Beneficiary(OwnerKind.DRIVER, 2)
-
-
-class LedgerDb:
-    """``Database.run`` over a unit of work holding just the ledger repository.
-
-    Stands in for ``SqlUnitOfWork`` until it carries ``ledger``; the connection and the
-    transaction are the real ones.
-    """
-
-    def __init__(self, db: SqlDatabase) -> None:
-        self.db = db
-
-    async def run(self, work: Callable[[Any], T]) -> T:
-        return await self.db.run_on_connection(
-            lambda conn: work(SimpleNamespace(ledger=SqlLedger(conn)))
-        )
-
-    async def ping(self) -> None:
-        await self.db.ping()
 
 
 def migrate(conn: Connection) -> None:
@@ -148,7 +126,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sq
 def make_service(
     db: SqlDatabase, clock: FakeClock | None = None, **options: object
 ) -> LedgerService:
-    return LedgerService(LedgerDb(db), {"mos": program(**options)}, clock or FakeClock(T0))
+    return LedgerService(db, {"mos": program(**options)}, clock or FakeClock(T0))
 
 
 def order(oid: str, driver: int, price: int, status: str = "completed", **kw: Any) -> OrderInput:

@@ -244,3 +244,10 @@ async def test_concurrent_imports_never_pass_the_cap(db: SqlDatabase) -> None:
         for other in others:
             await other.dispose()
     assert (await make_service(db).balance(D1)).accrued == cap
+
+
+async def test_owners_of_a_phone(db: SqlDatabase) -> None:
+    ledger = make_service(db)
+    assert await ledger.owners("mos", "+79160000002") == [D2]
+    assert await ledger.owners("mos", "+79160000100") == [PARTNER]
+    assert await ledger.owners("mos", "+79169999999") == []
