@@ -15,32 +15,32 @@ class CrowdedCodes:
         self.free_from = free_from
         self.tries: list[str] = []
 
-    async def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
+    def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
         self.tries.append(code)
         return len(code) >= self.free_from
 
 
-async def test_codes_start_short() -> None:
+def test_codes_start_short() -> None:
     codes = CrowdedCodes(free_from=MIN_LENGTH)
-    code = await CodeIssuer().issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
+    code = CodeIssuer().issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
     assert len(code) == MIN_LENGTH
     assert codes.tries == [code]
 
 
-async def test_codes_grow_when_the_space_is_crowded_and_stay_grown() -> None:
+def test_codes_grow_when_the_space_is_crowded_and_stay_grown() -> None:
     issuer = CodeIssuer()
     codes = CrowdedCodes(free_from=MIN_LENGTH + 1)
-    code = await issuer.issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
+    code = issuer.issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
     assert len(code) == MIN_LENGTH + 1
     assert len(codes.tries) == ATTEMPTS_PER_LENGTH + 1
     # The issuer remembers: the next code does not retry the crowded length.
     codes.tries.clear()
-    await issuer.issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
+    issuer.issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
     assert len(codes.tries) == 1
 
 
-async def test_generation_never_loops_forever() -> None:
+def test_generation_never_loops_forever() -> None:
     codes = CrowdedCodes(free_from=MAX_LENGTH + 1)
     with pytest.raises(CodeSpaceExhausted):
-        await CodeIssuer().issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
+        CodeIssuer().issue(codes, "mos", OwnerKind.DRIVER)  # type: ignore[arg-type]
     assert len(codes.tries) == ATTEMPTS_PER_LENGTH * (MAX_LENGTH - MIN_LENGTH + 1)
