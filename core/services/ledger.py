@@ -395,7 +395,7 @@ class LedgerService:
         raise AssertionError("unreachable")
 
     async def balance(self, owner: Beneficiary) -> Balance:
-        return await self._db.run(lambda uow: uow.ledger.balance(owner))
+        return await self._db.read(lambda uow: uow.ledger.balance(owner))
 
     async def statement(self, park: str, owner: Beneficiary, *, recent: int = 5) -> Statement:
         """What «Мои бонусы» shows: balance, this month's accruals, referrals, last rows."""
@@ -412,11 +412,11 @@ class LedgerService:
                 recent=ledger.entries(owner, limit=recent),
             )
 
-        return await self._db.run(work)
+        return await self._db.read(work)
 
     async def owners(self, park: str, phone: str) -> list[Beneficiary]:
         """The park's driver and partner with this (normalized) phone, if any."""
-        rows = await self._db.run(lambda uow: uow.codes.owners_of_phone(park, phone))
+        rows = await self._db.read(lambda uow: uow.codes.owners_of_phone(park, phone))
         return [Beneficiary(row.kind, row.id) for row in rows if row.park == park]
 
     async def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
@@ -424,7 +424,7 @@ class LedgerService:
         self.program(park)
         if not _MONTH.fullmatch(month) or not 1 <= int(month[5:]) <= 12:
             raise DomainError(f"month must be YYYY-MM, not {month[:20]!r}")
-        return await self._db.run(lambda uow: uow.ledger.month_entries(park, month))
+        return await self._db.read(lambda uow: uow.ledger.month_entries(park, month))
 
     async def request_payout(self, park: str, owner: Beneficiary, amount_kopecks: int) -> Payout:
         program = self.program(park)
@@ -472,8 +472,16 @@ class LedgerService:
 
         return await self._db.run(work)
 
-    async def payouts(self, **filters: object) -> list[Payout]:
-        return await self._db.run(lambda uow: uow.ledger.payouts(**filters))  # type: ignore[arg-type]
+    async def payouts(
+        self,
+        *,
+        park: str | None = None,
+        owner: Beneficiary | None = None,
+        status: PayoutStatus | None = None,
+    ) -> list[Payout]:
+        return await self._db.read(
+            lambda uow: uow.ledger.payouts(park=park, owner=owner, status=status)
+        )
 
 
 def _shown(value: object) -> str:
