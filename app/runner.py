@@ -93,14 +93,19 @@ def vk_front_end(container: Container, options: VkOptions | None = None) -> VkFr
 def configured_parts(container: Container) -> list[Part]:
     settings = container.settings
     parts: list[Part] = []
+    telegram = None
     if any(p.telegram_token for p in settings.parks):
-        parts.append(telegram_front_end(container))
+        telegram = telegram_front_end(container)
+        parts.append(telegram)
     if any(p.vk_token and p.vk_group_id for p in settings.parks):
         parts.append(vk_front_end(container))
-    if settings.notifications.enabled and any(p.telegram_token for p in settings.parks):
-        from scheduler.service import NotificationScheduler
+    if settings.notifications.enabled and telegram is not None:
+        from app.wiring_scheduler import build_scheduler
+        from bots.telegram.sender import TelegramMessenger
 
-        parts.append(NotificationScheduler(container))
+        # Alerts go out through the front end's own bots (filled as each passes its check),
+        # so the scheduler starts after it.
+        parts.append(build_scheduler(container, TelegramMessenger(telegram.bots)))
     return parts
 
 
