@@ -60,6 +60,13 @@ class SqlDatabase:
             raise RuntimeError("no asyncio engine on SQLite")
         return self._async
 
+    @property
+    def sync_engine(self) -> Engine:
+        """The engine statements go through, for SQLAlchemy's events (benchmarks count them)."""
+        if self._sqlite is not None:
+            return self._sqlite.engine
+        return self.async_engine.sync_engine
+
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         return await self.run_on_connection(lambda conn: work(SqlUnitOfWork(conn, self.clock)))
 
