@@ -55,7 +55,7 @@ def demo_settings(data_dir: Path, verbose: bool) -> Settings:
     """
     overrides: dict[str, Any] = {
         "data_dir": data_dir,
-        "database": {"url": f"sqlite+aiosqlite:///{data_dir / 'demo.db'}", "echo": False},
+        "database": {"url": f"sqlite:///{data_dir / 'demo.db'}", "echo": False},
         "sms": {"sender": "log"},
         "parks": DEMO_PARKS,
         "notifications": {"enabled": False},

@@ -279,7 +279,7 @@ async def _claim_time(file: Path, batch: int) -> float:
 async def _fill(file: Path, *, total: int, pending: int) -> None:
     """Bulk insert through the driver's executemany: values pre-rendered, no JSON encoding
     or type conversion per row, 100,000 rows per batch."""
-    engine = make_engine(f"sqlite+aiosqlite:///{file}")
+    engine = make_engine(f"sqlite:///{file}")
     try:
         await _fill_engine(engine, total=total, pending=pending)
     finally:

@@ -55,7 +55,7 @@ def _backends() -> list[str]:
 @pytest.fixture(params=_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'taxireg.db'}"
+        return f"sqlite:///{tmp_path / 'taxireg.db'}"
     assert POSTGRES_URL is not None
     return POSTGRES_URL
 

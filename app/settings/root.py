@@ -77,10 +77,10 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        """The effective async SQLAlchemy URL (SQLite under ``data_dir`` by default)."""
+        """The effective SQLAlchemy URL (SQLite under ``data_dir`` by default)."""
         if self.database.url is not None:
             return self.database.url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'taxireg.db'}"
+        return f"sqlite:///{self.data_dir / 'taxireg.db'}"
 
     def ensure_data_dir(self) -> Path:
         """Create ``data_dir`` if needed (the default SQLite file lives there)."""

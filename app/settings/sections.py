@@ -52,13 +52,15 @@ class DatabaseSettings(Section):
                 "database_url",
                 "Input should be an SQLAlchemy URL such as postgresql://user:password@host/db",
             )
-        # The storage layer is async-only, so bare schemes (as Heroku-style providers
-        # and psql users write them) get the async driver. An explicit driver is the
-        # operator's choice and is left alone.
+        # PostgreSQL is reached through SQLAlchemy's asyncio engine, so bare schemes (as
+        # Heroku-style providers and psql users write them) get the async driver. SQLite runs
+        # on the standard library's driver in a thread of its own (storage.database); the
+        # aiosqlite spelling of earlier versions names the same file. Any other explicit
+        # driver is the operator's choice and is left alone.
         driver = {
             "postgres": "postgresql+asyncpg",
             "postgresql": "postgresql+asyncpg",
-            "sqlite": "sqlite+aiosqlite",
+            "sqlite+aiosqlite": "sqlite",
         }.get(scheme.lower(), scheme)
         return f"{driver}://{rest}"
 

@@ -21,7 +21,7 @@ def write_config(path: Path, api_server: str, data_dir: Path) -> None:
     lines = [
         f'data_dir = "{data_dir}"',
         "[database]",
-        f'url = "sqlite+aiosqlite:///{data_dir / "taxireg.db"}"',
+        f'url = "sqlite:///{data_dir / "taxireg.db"}"',
         "[telegram]",
         f'api_server = "{api_server}"',
         "polling_timeout = 1",

@@ -62,7 +62,7 @@ async def env(tmp_path: Path) -> dict[str, str]:
     SQLite only: every call is a process start, and the queries behind these commands run
     on PostgreSQL in test_outbox_claims.
     """
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     config = tmp_path / "taxireg.toml"
     lines = [f"data_dir = {json.dumps(str(tmp_path))}", "[database]"]
     lines.append(f"url = {json.dumps(database_url)}")

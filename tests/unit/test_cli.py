@@ -227,7 +227,7 @@ async def test_driver_card_and_audited_code_changes(cli: Cli, db_url: str, tmp_p
 
 
 async def test_status_parks_codes_and_config(tmp_path: Path) -> None:
-    db = f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
+    db = f"sqlite:///{tmp_path / 'ops.db'}"
     cli = Cli(clean_env(TAXIREG_CONFIG=str(write_config(tmp_path / "c.toml", db, tmp_path))))
 
     fresh = json.loads(cli("status", "--json").stdout)

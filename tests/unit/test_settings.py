@@ -28,7 +28,7 @@ VK_TOKEN = "vk1.a.very-secret-vk-token-value"
 
 TWO_PARKS = f"""
 [database]
-url = "sqlite+aiosqlite:///from-file.db"
+url = "sqlite:///from-file.db"
 
 [sms]
 sender = "log"
@@ -95,7 +95,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / "home" / ".local" / "share" / "taxireg"
     assert settings.database.url is None
     assert settings.database_url == (
-        f"sqlite+aiosqlite:///{tmp_path}/home/.local/share/taxireg/taxireg.db"
+        f"sqlite:///{tmp_path}/home/.local/share/taxireg/taxireg.db"
     )
     assert settings.sms.sender == "log"
     assert settings.telegram.api_server is None
@@ -134,7 +134,7 @@ def test_file_with_two_parks_loads(tmp_path: Path) -> None:
     assert spb.telegram_link is None
     assert spb.timezone == "Asia/Yekaterinburg"
     assert settings.sms.timeout == 5.0
-    assert settings.database_url == "sqlite+aiosqlite:///from-file.db"
+    assert settings.database_url == "sqlite:///from-file.db"
 
 
 def test_unknown_park_slug(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_env_overrides_nested_keys_and_beats_file(
         tmp_path,
         """
         [database]
-        url = "sqlite+aiosqlite:///from-file.db"
+        url = "sqlite:///from-file.db"
         echo = true
 
         [sms]
@@ -221,7 +221,9 @@ def test_bad_parks_json_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
         ("postgresql://u:p@h:5433/db", "postgresql+asyncpg://u:p@h:5433/db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
-        ("sqlite:////var/lib/taxireg.db", "sqlite+aiosqlite:////var/lib/taxireg.db"),
+        ("sqlite:////var/lib/taxireg.db", "sqlite:////var/lib/taxireg.db"),
+        # Earlier versions wrote the aiosqlite spelling; it names the same file.
+        ("sqlite+aiosqlite:////var/lib/taxireg.db", "sqlite:////var/lib/taxireg.db"),
     ],
 )
 def test_database_url_normalised_to_async_driver(given: str, effective: str) -> None:
