@@ -15,7 +15,10 @@ class UnknownPark(DomainError):
 
 class InvalidPhoneError(DomainError):
     def __init__(self, raw: str, region: str) -> None:
-        super().__init__(f"not a valid {region} phone number: {raw!r}")
+        # An operator's paste can be anything, 100 KB included: the one-line error shows
+        # enough to recognise it, not all of it.
+        shown = repr(raw[:40]) + ("…" if len(raw) > 40 else "")
+        super().__init__(f"not a valid {region} phone number: {shown}")
 
 
 class DuplicatePartner(DomainError):
