@@ -287,7 +287,13 @@ class VkFrontEnd:
 
     async def _poll(self, runner: _ParkRunner) -> None:
         name = self._name(runner.park)
-        runner.polling.resume_from(await self._db.run(lambda uow: uow.cursors.get(name)))
+        ts = await self._db.run(lambda uow: uow.cursors.get(name))
+        if ts is None:
+            # The first poll ever: store where VK stands now, so that what this process is
+            # handling when it dies comes again to whoever polls next.
+            first = str((await runner.polling.get_server())["ts"])
+            ts = await self._db.run(lambda uow: _first_position(uow, name, first))
+        runner.polling.resume_from(ts)
         async for answer in runner.polling.listen():
             # A task of its own, so stopping can wait for it to finish and be stored.
             runner.batch = asyncio.ensure_future(self._handle_answer(runner, name, answer))
@@ -332,6 +338,15 @@ class VkFrontEnd:
             describe(error),
             extra={"park": runner.slug, "channel": "vk", "outcome": "auth_failed"},
         )
+
+
+def _first_position(uow: Any, name: str, ts: str) -> str:
+    # Another process may have stored one meanwhile: that one wins.
+    stored: str | None = uow.cursors.get(name)
+    if stored is not None:
+        return stored
+    uow.cursors.set(name, ts)
+    return ts
 
 
 def _with_slash(url: str) -> str:

@@ -89,6 +89,12 @@ async def test_change_phone_button(vk: VkWorld) -> None:
     user = await at_otp_step(vk, 604)
     [ask] = await user.press(Action.CHANGE_PHONE)
     assert ask.message == t(vk, "phone-ask-typed")
+    # The resend pause holds for any number a chat asks for (SMS pumping, issue 10).
+    [wait] = await user.say("+7 (926) 000-11-22")
+    assert wait.message == t(vk, "sms-wait-chat", unit="minutes", amount=1)
+    assert len(vk.sms.sent) == 1
+
+    vk.clock.advance(seconds=61)
     [sent] = await user.say("+7 (926) 000-11-22")
     assert sent.message == t(vk, "otp-sent", phone="+79260001122")
     assert vk.sms.sent[-1][0] == "+79260001122"
