@@ -13,7 +13,18 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +45,15 @@ class SqlLedger:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def _in(self, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+        """``column IN values``. On PostgreSQL as ``= ANY(<one array parameter>)``: an IN list
+        of N parameters is a statement per N, and after five runs PostgreSQL's generic plan
+        for it scanned the table (200 ms for 1,000 orders, against 0.1 ms by the index)."""
+        if self._conn.dialect.name != "postgresql":
+            return column.in_(values)
+        array = postgresql.ARRAY(column.type)
+        return column == any_(bindparam(None, list(values), type_=array))
+
     # -- reads for the import ----------------------------------------------------------------
 
     def referral_facts(self, park: str, driver_ids: Collection[int]) -> dict[int, ReferralFacts]:
@@ -43,7 +63,7 @@ class SqlLedger:
             # The park is checked here, not in WHERE: with it there SQLite's planner picks
             # the (park, phone) index and reads the whole park instead of primary keys.
             query = select(d.id, d.park_slug, d.created_at, d.referrer_kind, d.referrer_id).where(
-                d.id.in_(chunk)
+                self._in(d.id, chunk)
             )
             for row in self._conn.execute(query):
                 if row.park_slug != park:
@@ -60,7 +80,7 @@ class SqlLedger:
         d = t.drivers.c
         found: dict[str, int] = {}
         for chunk in _chunks(phones):
-            query = select(d.phone, d.id).where(d.park_slug == park, d.phone.in_(chunk))
+            query = select(d.phone, d.id).where(d.park_slug == park, self._in(d.phone, chunk))
             found.update({row.phone: row.id for row in self._conn.execute(query)})
         return found
 
@@ -69,7 +89,7 @@ class SqlLedger:
         found: dict[str, StoredOrder] = {}
         for chunk in _chunks(external_ids):
             query = select(o.id, o.external_id, o.driver_id, o.status, o.completed_at).where(
-                o.park_slug == park, o.external_id.in_(chunk)
+                o.park_slug == park, self._in(o.external_id, chunk)
             )
             for row in self._conn.execute(query):
                 found[row.external_id] = StoredOrder(
@@ -87,7 +107,7 @@ class SqlLedger:
         for chunk in _chunks(driver_ids):
             query = (
                 select(o.driver_id, func.count())
-                .where(o.driver_id.in_(chunk), o.status == OrderStatus.COMPLETED.value)
+                .where(self._in(o.driver_id, chunk), o.status == OrderStatus.COMPLETED.value)
                 .group_by(o.driver_id)
             )
             counts.update({row[0]: int(row[1]) for row in self._conn.execute(query)})
@@ -98,10 +118,14 @@ class SqlLedger:
         # SQLite needs nothing: a write transaction there already excludes every other.
         if self._conn.dialect.name != "postgresql":
             return
+        # This opens an import: its reads below run with plans made for their actual arrays.
+        # A prepared statement's generic plan cannot know an array holds 1,000 ids, and once
+        # PostgreSQL switched to it, it scanned the orders table (0.2 s a batch, growing).
+        self._conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         d = t.drivers.c
         for chunk in _chunks(sorted(driver_ids)):
             self._conn.execute(
-                select(d.id).where(d.id.in_(chunk)).order_by(d.id).with_for_update()
+                select(d.id).where(self._in(d.id, chunk)).order_by(d.id).with_for_update()
             ).all()
 
     def month_sums(
@@ -120,7 +144,7 @@ class SqlLedger:
                     lg.month,
                     func.sum(lg.amount_kopecks),
                 )
-                .where(lg.referred_driver_id.in_(chunk), lg.month.in_(months))
+                .where(self._in(lg.referred_driver_id, chunk), self._in(lg.month, months))
                 .group_by(lg.beneficiary_kind, lg.beneficiary_id, lg.referred_driver_id, lg.month)
             )
             for kind, owner, driver, month, total in self._conn.execute(query):
@@ -215,7 +239,7 @@ class SqlLedger:
             query = (
                 select(t.ledger, t.orders.c.external_id)
                 .join(t.orders, t.orders.c.id == lg.order_id)
-                .where(lg.order_id.in_(chunk))
+                .where(self._in(lg.order_id, chunk))
                 .order_by(lg.id)
             )
             posted.extend(_posted(row) for row in self._conn.execute(query))
@@ -227,7 +251,7 @@ class SqlLedger:
         for chunk in _chunks(order_ids):
             self._conn.execute(
                 update(t.orders)
-                .where(o.id.in_(chunk))
+                .where(self._in(o.id, chunk))
                 .values(status=OrderStatus.CANCELLED.value, updated_at=now)
             )
 

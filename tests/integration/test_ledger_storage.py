@@ -251,3 +251,18 @@ async def test_owners_of_a_phone(db: SqlDatabase) -> None:
     assert await ledger.owners("mos", "+79160000002") == [D2]
     assert await ledger.owners("mos", "+79160000100") == [PARTNER]
     assert await ledger.owners("mos", "+79169999999") == []
+
+
+async def test_check_constraints_have_the_models_names(db: SqlDatabase) -> None:
+    # Alembic's comparison skips CHECK constraints; a name that differs from the model's
+    # would make a later migration that drops or alters it fail.
+    from sqlalchemy import CheckConstraint, inspect
+
+    for table in (t.orders, t.payouts):
+        expected = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
+        found = await db.run_on_connection(
+            lambda conn, name=table.name: {
+                c["name"] for c in inspect(conn).get_check_constraints(name)
+            }
+        )
+        assert found == expected

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("price_kopecks >= 0", name="ck_orders_price_not_negative"),
+        sa.CheckConstraint("price_kopecks >= 0", name=op.f("ck_orders_price_not_negative")),
         sa.ForeignKeyConstraint(["driver_id"], ["drivers.id"], name="fk_orders_driver_id_drivers"),
         sa.ForeignKeyConstraint(["park_slug"], ["parks.slug"], name="fk_orders_park_slug_parks"),
         sa.PrimaryKeyConstraint("id", name="pk_orders"),
@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("note", sa.String(length=200), nullable=True),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("amount_kopecks > 0", name="ck_payouts_amount_positive"),
+        sa.CheckConstraint("amount_kopecks > 0", name=op.f("ck_payouts_amount_positive")),
         sa.ForeignKeyConstraint(["park_slug"], ["parks.slug"], name="fk_payouts_park_slug_parks"),
         sa.PrimaryKeyConstraint("id", name="pk_payouts"),
     )
