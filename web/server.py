@@ -8,7 +8,6 @@ caller sets ``stop`` to shut down, and in-flight requests finish first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -58,7 +57,7 @@ async def serve(
     Raises ``OSError`` when the address cannot be bound, instead of uvicorn's exit.
     """
     server = make_server(app, host, port)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server, host, port))
     waiter = asyncio.create_task(stop.wait())
     try:
         while not server.started:
@@ -66,9 +65,7 @@ async def serve(
                 break
             await asyncio.sleep(0.01)
         if not server.started:
-            # uvicorn logs the bind error and calls sys.exit(1); say it the taxireg way.
-            with contextlib.suppress(SystemExit):
-                await task
+            await task  # raises the OSError of a failed start
             raise OSError(f"web: cannot listen on {host}:{port}")
         bound = _bound_port(server, port)
         log.info("web: serving on %s:%s", host, bound)
@@ -80,6 +77,15 @@ async def serve(
         waiter.cancel()
         if not task.done():
             await task
+
+
+async def _serve(server: uvicorn.Server, host: str, port: int) -> None:
+    try:
+        await server.serve()
+    except SystemExit:
+        # uvicorn logs a bind error and calls sys.exit(); caught here, inside the coroutine,
+        # because a SystemExit escaping a task would stop the whole event loop.
+        raise OSError(f"web: cannot listen on {host}:{port}") from None
 
 
 def _bound_port(server: uvicorn.Server, requested: int) -> int:

@@ -19,6 +19,11 @@ from core.ports import Clock, Database, UnitOfWork
 
 # Visits of a link without a source tag are counted under this source.
 NO_SOURCE = ""
+# Anyone can put any ``src`` in a URL: past this many distinct sources of one code in one
+# day, further new ones are counted together under OTHER_SOURCES, so a script cycling
+# through random tags adds at most this many rows per code and day.
+MAX_SOURCES_PER_DAY = 50
+OTHER_SOURCES = "_other"
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,12 @@ class LandingService:
             if info is None or park is None or not info.active:
                 return info
             day = today.astimezone(ZoneInfo(park.timezone)).date()
-            uow.visits.add(park.slug, code, source or NO_SOURCE, day)
+            counted = source or NO_SOURCE
+            if counted != NO_SOURCE:
+                known = {v.source for v in uow.visits.counts(code=code, since=day, until=day)}
+                if counted not in known and len(known) >= MAX_SOURCES_PER_DAY:
+                    counted = OTHER_SOURCES
+            uow.visits.add(park.slug, code, counted, day)
             return info
 
         return self._page(await self._db.run(work), code, source, host)
