@@ -44,7 +44,6 @@ from core.services.delivery import DeliveryService
 from storage import migrate
 from storage import tables as t
 from storage.database import SqlDatabase
-from storage.engine import make_engine
 from storage.outbox import SqlOutbox
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram, LocalAiohttpSession
@@ -88,14 +87,15 @@ async def delivery_rate(bots: int, rate: float, chat_interval: float, batch: int
             )
             app = await build(settings)
             try:
-                partner_ids = await app.db.run_on_connection(lambda c: _partners(c, slugs))
+                now = app.clock.now()
+                partner_ids = await app.db.run_on_connection(lambda c: _partners(c, slugs, now))
                 await _queue(app, partner_ids, slugs)
                 # One Bot per park on one shared session, as the Telegram front end has.
                 session = LocalAiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-                bots = {slug: Bot(tokens[slug], session=session) for slug in slugs}
+                park_bots = {slug: Bot(tokens[slug], session=session) for slug in slugs}
                 relay = DeliveryService(
                     db=app.db,
-                    messenger=TelegramMessenger(bots),
+                    messenger=TelegramMessenger(park_bots),
                     catalog=app.catalog,
                     parks=app.parks,
                     clock=app.clock,
@@ -120,13 +120,15 @@ async def delivery_rate(bots: int, rate: float, chat_interval: float, batch: int
         return _report(server, tokens, rate, chat_interval, elapsed, counts)
 
 
-def _partners(conn: Connection, slugs: list[str]) -> list[tuple[str, int]]:
+def _partners(conn: Connection, slugs: list[str], now: datetime) -> list[tuple[str, int]]:
     """Partners as core's directory stores them, already linked to a Telegram chat."""
     rows = []
     for n in range(PARTNERS):
         code = f"b{n:06d}"
         slug = slugs[n % len(slugs)]
-        conn.execute(insert(t.codes).values(code=code, park_slug=slug, kind="partner"))
+        conn.execute(
+            insert(t.codes).values(code=code, park_slug=slug, kind="partner", created_at=now)
+        )
         result = conn.execute(
             insert(t.partners)
             .values(
@@ -135,6 +137,8 @@ def _partners(conn: Connection, slugs: list[str]) -> list[tuple[str, int]]:
                 name=f"P{n}",
                 code=code,
                 telegram_chat_id=CHAT_BASE + n,
+                created_at=now,
+                updated_at=now,
             )
             .returning(t.partners.c.id)
         )
@@ -278,48 +282,53 @@ async def _claim_time(file: Path, batch: int) -> float:
 
 async def _fill(file: Path, *, total: int, pending: int) -> None:
     """Bulk insert through the driver's executemany: values pre-rendered, no JSON encoding
-    or type conversion per row, 100,000 rows per batch."""
-    engine = make_engine(f"sqlite:///{file}")
+    or type conversion per row, 100,000 rows per batch (one transaction each)."""
+    db = SqlDatabase(f"sqlite:///{file}", FakeClock(NOW))
     try:
-        await _fill_engine(engine, total=total, pending=pending)
-    finally:
-        await engine.dispose()
-
-
-async def _fill_engine(engine: Any, *, total: int, pending: int) -> None:
-    await migrate.upgrade(engine)
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(t.parks).values(slug="p", name="p", landing_url="https://example.com/r")
-        )
-    payload = '{"code": "abcd", "name": "D"}'
-    sql = (
-        "INSERT INTO outbox (park_slug, recipient_kind, recipient_id, kind, payload, "
-        "idempotency_key, status, attempts, next_attempt_at, created_at, sent_at) "
-        "VALUES ('p', 'partner', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    naive = NOW.replace(tzinfo=None)  # UTCDateTime stores naive UTC text on SQLite
-    step = 100_000
-    for start in range(0, total, step):
-        rows = []
-        for i in range(start, min(total, start + step)):
-            at = str(naive - timedelta(seconds=total - i))
-            is_pending = i >= total - pending
-            rows.append(
-                (
-                    i % 1_000,
-                    DRIVER_REGISTERED,
-                    payload,
-                    f"k{i}",
-                    "pending" if is_pending else "sent",
-                    0 if is_pending else 1,
-                    at,
-                    at,
-                    None if is_pending else at,
+        await migrate.upgrade(db)
+        await db.run_on_connection(
+            lambda c: c.execute(
+                insert(t.parks).values(
+                    slug="p", name="p", landing_url="https://example.com/r", updated_at=NOW
                 )
             )
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql(sql, rows)
+        )
+        step = 100_000
+        for start in range(0, total, step):
+            rows = _rows(range(start, min(total, start + step)), total, pending)
+            await db.run_on_connection(lambda c, rows=rows: c.exec_driver_sql(_FILL, rows))
+    finally:
+        await db.dispose()
+
+
+_FILL = (
+    "INSERT INTO outbox (park_slug, recipient_kind, recipient_id, kind, payload, "
+    "idempotency_key, status, attempts, next_attempt_at, created_at, sent_at) "
+    "VALUES ('p', 'partner', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _rows(ids: range, total: int, pending: int) -> list[tuple[Any, ...]]:
+    payload = '{"code": "abcd", "name": "D"}'
+    naive = NOW.replace(tzinfo=None)  # UTCDateTime stores naive UTC text on SQLite
+    rows = []
+    for i in ids:
+        at = str(naive - timedelta(seconds=total - i))
+        is_pending = i >= total - pending
+        rows.append(
+            (
+                i % 1_000,
+                DRIVER_REGISTERED,
+                payload,
+                f"k{i}",
+                "pending" if is_pending else "sent",
+                0 if is_pending else 1,
+                at,
+                at,
+                None if is_pending else at,
+            )
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- main
