@@ -7,6 +7,7 @@ start as fast as before.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -100,3 +101,50 @@ def web_app(
         migrations_at_head=migrations_check(container),
         metrics=metrics,
     )
+
+
+class WebPart:
+    """The web front end as one of ``taxireg run``'s parts (``app.runner.Part``).
+
+    ``start`` returns once the server listens (or raises ``OSError`` if it cannot);
+    ``stop`` lets in-flight requests finish, then returns.
+    """
+
+    name = "web"
+
+    def __init__(self, app: FastAPI, options: WebOptions) -> None:
+        self._app = app
+        self._options = options
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        from web.server import serve
+
+        self._stop = asyncio.Event()
+        started = asyncio.Event()
+
+        def on_started(port: int) -> None:
+            self.port = port
+            started.set()
+
+        self._task = asyncio.create_task(
+            serve(
+                self._app,
+                self._options.host,
+                self._options.port,
+                self._stop,
+                on_started=on_started,
+            )
+        )
+        waiter = asyncio.create_task(started.wait())
+        await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not started.is_set():
+            await self._task  # raises why it could not start
+
+    async def stop(self) -> None:
+        if self._stop is not None and self._task is not None:
+            self._stop.set()
+            await self._task

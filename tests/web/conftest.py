@@ -11,11 +11,10 @@ from dataclasses import dataclass
 import pytest
 
 from app.bootstrap import Container
-from app.wiring_web import web_app
+from app.wiring_web import WebPart, web_app
 from core.domain.landing import AppLinks
 from web.metrics import Metrics
 from web.options import WebOptions
-from web.server import serve
 
 STORES = AppLinks(
     app_store_url="https://apps.apple.com/app/id1234567890",
@@ -53,15 +52,11 @@ async def web(container: Container) -> AsyncIterator[Web]:
     base = f"http://127.0.0.1:{port}"
     metrics = Metrics()
     options = WebOptions(host="127.0.0.1", port=port, public_url=base, max_body_bytes=1024)
-    app = web_app(container, options, apps={"mos": STORES}, metrics=metrics)
-    stop = asyncio.Event()
-    started = asyncio.Event()
-    task = asyncio.create_task(
-        serve(app, options.host, port, stop, on_started=lambda _port: started.set())
-    )
-    await asyncio.wait_for(started.wait(), 10)
+    # Served the way `taxireg run` serves it: as one of its parts.
+    part = WebPart(web_app(container, options, apps={"mos": STORES}, metrics=metrics), options)
+    await asyncio.wait_for(part.start(), 10)
+    assert part.port == port
     try:
         yield Web(container, base, metrics, codes)
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(part.stop(), 15)
