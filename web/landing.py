@@ -8,17 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from core.domain import limits
 from core.services.landing import LandingMiss, LandingPage, LandingService
 from core.texts import Catalog
 from web import pages, qr
 from web.errors import ERROR_RESPONSES, ApiError, ErrorCode
 from web.language import pick_language
 
-# The query is read as text of any shape and judged by core (normalize_code, source_tag);
-# these caps only keep a hostile URL from being carried further than needed.
-CodeParam = Annotated[str | None, Query(max_length=limits.URL)]
-SourceParam = Annotated[str | None, Query(max_length=limits.URL)]
+# The query is read as text of any shape and judged by core (normalize_code and source_tag
+# are total and cut long input first): a visitor with a mangled link gets the friendly page,
+# not a validation error. The server bounds the URL's length.
+CodeParam = Annotated[str | None, Query()]
+SourceParam = Annotated[str | None, Query()]
 # QR codes change only when a park's public URL does; a printer may fetch them again.
 _QR_CACHE = "public, max-age=3600"
 
