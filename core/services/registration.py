@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.codes import normalize_code, normalize_payload
+from core.domain.delivery import DRIVER_REGISTERED
 from core.domain.model import (
     Alerts,
     Channel,
@@ -47,7 +48,6 @@ from core.texts import Catalog
 
 log = logging.getLogger("taxireg.flow")
 
-DRIVER_REGISTERED = "driver_registered"
 # Unsupported(kind) a front end sends for a button whose keyboard is gone.
 STALE_BUTTON = "stale_button"
 _ATTEMPTS = 4  # optimistic-concurrency retries before asking the user to try again
