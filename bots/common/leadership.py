@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bots.common.failures import hide_sql_parameters
 from core.ports import Lease
 
 
@@ -85,7 +86,7 @@ class Leadership:
         except Exception as exc:  # the lease's connection is gone, and the lease with it
             self._log.info(
                 "could not release the polling lease",
-                extra=self._extra(error=" ".join(str(exc).split())[:300]),
+                extra=self._extra(error=_one_line(exc)),
             )
 
     async def _acquire(self) -> bool:
@@ -98,7 +99,7 @@ class Leadership:
             self._log.log(
                 level,
                 "could not take the polling lease",
-                extra=self._extra(error=" ".join(str(exc).split())[:300]),
+                extra=self._extra(error=_one_line(exc)),
             )
             return False
         self._errors = 0
@@ -137,3 +138,8 @@ class Leadership:
 
     def _extra(self, **fields: object) -> dict[str, object]:
         return {"park": self.park, "channel": self.channel, **fields}
+
+
+def _one_line(exc: BaseException) -> str:
+    hide_sql_parameters(exc)
+    return " ".join(str(exc).split())[:300]

@@ -19,6 +19,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError
 
+from bots.common.failures import log_failure
 from bots.telegram.commands import set_commands
 from bots.telegram.dispatcher import build_dispatcher
 from bots.telegram.inflight import Inflight
@@ -184,11 +185,13 @@ async def _supervise(poller: BotPoller) -> None:
         try:
             await poller.run()
             return
-        except Exception:
-            log.exception(
+        except Exception as error:
+            log_failure(
+                log,
                 "park %s: polling crashed; restarting in %s s",
                 poller.park,
                 _RESTART_DELAY,
+                exc=error,
                 extra={"park": poller.park},
             )
             await asyncio.sleep(_RESTART_DELAY)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from bots.common.failures import log_failure
 from bots.common.leadership import Leadership
 from bots.vk.compat import vkbottle
 from bots.vk.handler import VkHandler
@@ -242,9 +243,13 @@ class VkFrontEnd:
             try:
                 await runner.leadership.run(lambda: self._lead(runner))
                 return  # the token was refused: off until the config is fixed
-            except Exception:
-                log.exception(
-                    "vk %s: polling crashed; restarting", runner.slug, extra={"park": runner.slug}
+            except Exception as error:
+                log_failure(
+                    log,
+                    "vk %s: polling crashed; restarting",
+                    runner.slug,
+                    exc=error,
+                    extra={"park": runner.slug, "channel": "vk"},
                 )
                 await asyncio.sleep(self.options.restart_delay)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from bots.common.failures import hide_sql_parameters
 from bots.vk.compat import vkbottle
 from bots.vk.render import VkMessage
 
@@ -100,7 +101,9 @@ _TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s'\"]+")
 
 
 def describe(error: BaseException) -> str:
-    """One line about an error, safe for logs: no token, no multi-line HTML bodies."""
+    """One line about an error, safe for logs: no token, no multi-line HTML bodies, no SQL
+    parameters."""
+    hide_sql_parameters(error)
     if isinstance(error, VKAPIError):
         text = f"VK error {error.code}: {getattr(error, 'error_msg', '') or ''}".rstrip(": ")
     else:
