@@ -90,9 +90,23 @@ def vk_front_end(container: Container, options: VkOptions | None = None) -> VkFr
     )
 
 
-def configured_parts(container: Container) -> list[Part]:
+def web_part(container: Container) -> Part:
+    """The landing page, the APIs and the metrics (``[web]``), on this process's loop."""
+    from app.wiring_web import WebPart, app_links, web_app, web_options
+    from web.metrics import Metrics
+
+    settings = container.settings
+    assert settings.web is not None
+    options = web_options(settings.web)
+    app = web_app(container, options, apps=app_links(settings.parks), metrics=Metrics())
+    return WebPart(app, options)
+
+
+def configured_parts(container: Container, *, web: bool = True) -> list[Part]:
     settings = container.settings
     parts: list[Part] = []
+    if web and settings.web is not None:
+        parts.append(web_part(container))
     telegram = None
     if any(p.telegram_token for p in settings.parks):
         telegram = telegram_front_end(container)
@@ -120,12 +134,12 @@ def warn_about_settings(settings: Settings) -> None:
         )
 
 
-async def serve(container: Container, stop: asyncio.Event) -> None:
+async def serve(container: Container, stop: asyncio.Event, *, web: bool = True) -> None:
     """Start every part, wait for ``stop``, stop the parts in reverse order."""
     warn_about_settings(container.settings)
     started: list[Part] = []
     try:
-        for part in configured_parts(container):
+        for part in configured_parts(container, web=web):
             await part.start()
             started.append(part)
             log.info("started %s", part.name)
@@ -142,12 +156,14 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
                 log.info("stopped %s", part.name)
 
 
-async def run(settings: Settings) -> None:
-    if not any(p.telegram_token or (p.vk_token and p.vk_group_id) for p in settings.parks):
+async def run(settings: Settings, *, web: bool = True) -> None:
+    serves_web = web and settings.web is not None
+    bots = any(p.telegram_token or (p.vk_token and p.vk_group_id) for p in settings.parks)
+    if not bots and not serves_web:
         # Idling with nothing to serve would look healthy to a supervisor and help nobody.
         raise ConfigError(
             "config error: parks: no park has a telegram_token or a vk_token with "
-            "vk_group_id, so there is nothing to run"
+            "vk_group_id, and there is no [web] section, so there is nothing to run"
         )
     container = await build(settings)
     stop = asyncio.Event()
@@ -156,6 +172,6 @@ async def run(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await serve(container, stop)
+        await serve(container, stop, web=web)
     finally:
         await container.aclose()

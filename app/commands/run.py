@@ -11,9 +11,14 @@ from app.commands.context import Context
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="serve every configured Telegram and VK bot and the notification scheduler",
-        description="Migrate the database, then run every park's bots and the scheduler "
-        "until SIGINT/SIGTERM.",
+        help="serve every configured bot, the web pages and APIs, and the scheduler",
+        description="Migrate the database, then run every park's bots, the [web] section "
+        "and the scheduler until SIGINT/SIGTERM.",
+    )
+    parser.add_argument(
+        "--no-web",
+        action="store_true",
+        help="do not serve the [web] section (landing page, APIs, metrics) in this process",
     )
     parser.set_defaults(handler=handler)
 
@@ -21,5 +26,5 @@ def register(subparsers: Any) -> None:
 async def handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.runner import run
 
-    await run(ctx.settings)
+    await run(ctx.settings, web=not args.no_web)
     return 0

@@ -39,6 +39,7 @@ from app.settings.sections import (
     SmsSettings,
     TelegramSettings,
     VkSettings,
+    WebSettings,
 )
 from app.settings.sources import CONFIG_ENV_VAR, ENV_PREFIX
 
@@ -57,6 +58,7 @@ __all__ = [
     "TelegramSettings",
     "UnknownPark",
     "VkSettings",
+    "WebSettings",
     "default_data_dir",
     "load_settings",
 ]

@@ -20,6 +20,7 @@ from app.settings.sections import (
     SmsSettings,
     TelegramSettings,
     VkSettings,
+    WebSettings,
 )
 from app.settings.sources import ENV_PREFIX, sources
 
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    web: WebSettings | None = None
+    """``[web]``; without it ``taxireg run`` serves no web pages or APIs."""
     parks: list[ParkSettings] = Field(default_factory=list)
 
     @classmethod

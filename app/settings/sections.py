@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from app.settings.base import Section
 from app.settings.checks import blank_to_none, check_http_url, error
+from core.domain import limits
 from core.domain.registration import MIN_OTP_SECRET
 
 # Upper bounds that keep each number inside what it feeds, so a typo of a few zeros is a
@@ -236,3 +237,28 @@ with warnings.catch_warnings():
         def level_number(self) -> int:
             """The level as the ``logging`` module's integer."""
             return logging.getLevelNamesMapping()[self.level]
+
+
+class WebSettings(Section):
+    """``[web]``: the landing page, the APIs, webhooks and metrics, served by ``taxireg run``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    """Where people reach this server; landing-page and QR links are built from it."""
+    admin_token: SecretStr | None = None
+    """Bearer token of the admin API; without one the admin API answers 401 to everyone."""
+    admin_token_file: Path | None = None
+    """A file holding ``admin_token``."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Web origins (the partner cabinet's site) allowed to call the API from a browser."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        return check_http_url(value, limits.URL).rstrip("/")
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _blank_token(cls, value: Any) -> Any:
+        return blank_to_none(value)
