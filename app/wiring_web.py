@@ -91,15 +91,18 @@ def web_app(
     metrics: Metrics | None = None,
 ) -> FastAPI:
     """The FastAPI app ``taxireg run`` and ``taxireg demo`` serve with ``web.server.serve``."""
+    from app.wiring_api import api_extensions
     from web.app import create_app
 
+    landing = landing_service(container, options.public_url, apps)
     return create_app(
         options,
         db=container.db,
-        landing=landing_service(container, options.public_url, apps),
+        landing=landing,
         catalog=container.catalog,
         migrations_at_head=migrations_check(container),
         metrics=metrics,
+        extensions=api_extensions(container, landing),
     )
 
 

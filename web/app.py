@@ -6,6 +6,8 @@ tests build the same application over a real SQLite database and a fake clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -30,6 +32,7 @@ def create_app(
     catalog: Catalog,
     migrations_at_head: MigrationsAtHead,
     metrics: Metrics | None = None,
+    extensions: Iterable[Callable[[FastAPI], None]] = (),
 ) -> FastAPI:
     metrics = metrics or Metrics()
     app = FastAPI(
@@ -48,6 +51,9 @@ def create_app(
     install_error_handlers(app, errors, options.max_body_bytes)
     app.include_router(landing_router(landing, catalog))
     app.include_router(health_router(db, migrations_at_head, metrics, errors))
+    # The JSON APIs (web.api_*), each installed by a callable the composition root hands in.
+    for extend in extensions:
+        extend(app)
     # Added innermost first: CORS sees requests before the body limit, and the latency
     # middleware, outermost, times everything including refusals.
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes)

@@ -52,6 +52,13 @@ class ParkSettings(Section):
     phone_region: str = _PARK_DEFAULTS["phone_region"]
     """Region for parsing phone numbers written without a country code."""
     timezone: str = _PARK_DEFAULTS["timezone"]
+    app_api_key: SecretStr | None = None
+    """The key the park's app sends as ``X-Api-Key`` to the app registration API."""
+    app_api_key_file: Path | None = None
+    webhook_url: str | None = None
+    """Where ``driver.registered`` and later events are POSTed, signed with webhook_secret."""
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
 
     @field_validator("name")
     @classmethod
@@ -65,7 +72,12 @@ class ParkSettings(Section):
     def _check_landing_url(cls, value: str) -> str:
         return check_http_url(value, limits.URL)
 
-    @field_validator("telegram_token", "vk_token", mode="before")
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value, limits.URL)
+
+    @field_validator("telegram_token", "vk_token", "app_api_key", "webhook_secret", mode="before")
     @classmethod
     def _blank_token(cls, value: Any) -> Any:
         return blank_to_none(value)

@@ -1,0 +1,41 @@
+"""Wiring the JSON APIs (app registration, partner cabinet, admin, bot webhooks) into the
+web app: core services from the container, keys from the settings, handed to ``web.api_*``
+as plain values. ``web`` never sees the container or the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.services.app_registration import AppRegistrationService
+from core.services.landing import LandingService
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from app.bootstrap import Container
+
+Extension = Callable[["FastAPI"], None]
+
+
+def app_keys(container: Container) -> dict[str, str]:
+    return {
+        p.slug: p.app_api_key.get_secret_value()
+        for p in container.settings.parks
+        if p.app_api_key is not None
+    }
+
+
+def api_extensions(container: Container, landing: LandingService) -> list[Extension]:
+    from web.api_app import app_router
+    from web.api_errors import install_api_errors
+
+    catalog = container.catalog
+    app_registration = AppRegistrationService(container.registration, landing)
+    keys = app_keys(container)
+
+    def install(app: FastAPI) -> None:
+        install_api_errors(app, catalog)
+        app.include_router(app_router(app_registration, keys, catalog))
+
+    return [install]
