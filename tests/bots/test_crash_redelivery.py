@@ -23,10 +23,18 @@ from tests.fakes.telegram_server import FakeTelegram
 
 pytestmark = pytest.mark.timeout(120)
 
+# Strict: the day core answers a redelivered update, this passes and the marker must go.
+CORE_SILENT_ON_REPEATS = pytest.mark.xfail(
+    strict=True,
+    reason="core answers a repeated update id with nothing, so a reply cut by the kill after "
+    "its commit is never sent again; core must answer a repeat with where the chat stands",
+)
+
 TOKEN = "777001:crash-redelivery-token-abcdefghijkl"
 DRIVERS = 60
 ANSWERED = 20.0  # for the restarted process to answer everyone left over
 KILL_AFTER = 70  # replies sent before the kill: well inside the burst of 3 x DRIVERS
+HELD = 5  # replies in flight at the kill, their updates already committed
 CODE = re.compile(r"Ваш реферальный код: (\S+)")
 REGISTERED = "Регистрация завершена!"
 NO_CODE = "У меня нет реферального кода"
@@ -65,6 +73,7 @@ def _code(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+@CORE_SILENT_ON_REPEATS
 async def test_no_update_lost_or_applied_twice_across_a_kill(tmp_path: Path) -> None:
     chats = [880_001 + n for n in range(DRIVERS)]
     async with FakeTelegram() as fake:
@@ -78,10 +87,18 @@ async def test_no_update_lost_or_applied_twice_across_a_kill(tmp_path: Path) -> 
                 fake.push_update(TOKEN, tg.contact(chat, f"7916{n:07d}"))
                 fake.push_update(TOKEN, tg.message(chat, NO_CODE))
             await fake.wait_for_requests("sendMessage", token=TOKEN, count=KILL_AFTER, timeout=30)
+            # Hold the next replies at the server, so the kill surely finds updates whose
+            # unit of work committed but whose reply never arrived: the hardest case.
+            fake.inject("sendMessage", token=TOKEN, delay=30.0, times=HELD)
+            await fake.wait_for_requests(
+                "sendMessage", token=TOKEN, count=len(fake.calls("sendMessage")) + HELD,
+                timeout=30,
+            )  # fmt: skip
         finally:
             first.kill()
             await first.process.wait()
         at_kill = len(fake.calls("sendMessage", token=TOKEN))
+        lost_replies = [r for r in fake.calls("sendMessage", token=TOKEN) if r.status is None]
         unfinished = [c for c in chats if not codes_received(fake, c)]
         assert unfinished, "the kill came after the burst: nothing was tested"
 
@@ -111,6 +128,7 @@ async def test_no_update_lost_or_applied_twice_across_a_kill(tmp_path: Path) -> 
         drivers = db.execute("SELECT count(*), count(DISTINCT phone) FROM drivers").fetchone()
     assert drivers == (DRIVERS, DRIVERS)
     assert at_kill < len(fake.calls("sendMessage", token=TOKEN))
+    assert len(lost_replies) >= HELD  # the kill did cut replies of committed updates
     assert "Traceback" not in second.output()
 
 
