@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from core.services.app_registration import AppRegistrationService
 from core.services.landing import LandingService
+from core.services.partner_cabinet import PartnerCabinet
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -29,13 +30,16 @@ def app_keys(container: Container) -> dict[str, str]:
 def api_extensions(container: Container, landing: LandingService) -> list[Extension]:
     from web.api_app import app_router
     from web.api_errors import install_api_errors
+    from web.api_partner import partner_router
 
     catalog = container.catalog
     app_registration = AppRegistrationService(container.registration, landing)
     keys = app_keys(container)
+    cabinet = PartnerCabinet(container.db, container.clock, app_registration, landing)
 
     def install(app: FastAPI) -> None:
         install_api_errors(app, catalog)
         app.include_router(app_router(app_registration, keys, catalog))
+        app.include_router(partner_router(cabinet, catalog))
 
     return [install]

@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.cabinet import PartnerSession, ReferralRow, Started
 from core.domain.delivery import (
     OutboxRow,
     Outcome,
@@ -247,6 +248,34 @@ class VisitRepository(Protocol):
         ...
 
 
+class CabinetRepository(Protocol):
+    """The partner cabinet: sessions (tokens kept as digests), a partner's referrals, and
+    the funnel's unfinished registrations."""
+
+    def add_session(
+        self, token_hash: str, partner_id: int, created: datetime, expires: datetime
+    ) -> None: ...
+    def session(self, token_hash: str) -> PartnerSession | None: ...
+    def revoke(self, token_hash: str, at: datetime) -> bool: ...
+    def referrals(
+        self,
+        codes: Collection[str],
+        *,
+        limit: int | None = None,
+        before_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ReferralRow]:
+        """Drivers registered with these codes, newest first; ``before_id`` pages on."""
+        ...
+
+    def started(
+        self, codes: Collection[str], since: datetime, until: datetime
+    ) -> list[Started]:
+        """Unfinished registrations that arrived with these codes, created in the period."""
+        ...
+
+
 class SmsLog(Protocol):
     """Codes sent per phone number, across chats, channels and parks (abuse limits)."""
 
@@ -367,6 +396,7 @@ class UnitOfWork(Protocol):
     digests: DigestRepository
     housekeeping: HousekeepingRepository
     visits: VisitRepository
+    cabinet: CabinetRepository
 
 
 class Database(Protocol):

@@ -348,3 +348,18 @@ landing_visits = Table(
     Column("count", BigInteger, nullable=False),
     Index("ix_landing_visits_park_day", "park", "day"),
 )
+
+
+# -- the partner cabinet API (issue 11) --------------------------------------------------------
+# Bearer tokens of signed-in partners, kept only as SHA-256 digests: the table alone lets no
+# one sign in. A session ends at ``expires_at`` or when ``revoked_at`` is set (sign-out).
+partner_sessions = Table(
+    "partner_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("partner_id", Integer, ForeignKey("partners.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from core.ports import Clock
+from storage.cabinet import SqlCabinet
 from storage.digests import SqlDigests
 from storage.housekeeping import SqlHousekeeping
 from storage.ledger import SqlLedger
@@ -44,3 +45,4 @@ class SqlUnitOfWork:
         self.digests = SqlDigests(conn)
         self.housekeeping = SqlHousekeeping(conn)
         self.visits = SqlVisits(conn)
+        self.cabinet = SqlCabinet(conn)

@@ -99,7 +99,7 @@ def app_router(
         result = await service.send_code(body.park, body.phone, lang)
         if result.outcome is AppOutcome.SMS_SENT:
             return SmsSent(message=catalog.text(lang, "api-sms-sent"))
-        raise _problem(result)
+        raise app_problem(result)
 
     @router.post(
         "/registrations",
@@ -126,7 +126,7 @@ def app_router(
                 links=Links.of(result.links),
             )
             return JSONResponse(registered.model_dump(mode="json"), status_code=201)
-        raise _problem(result)
+        raise app_problem(result)
 
     return router
 
@@ -147,7 +147,7 @@ _STATUS = {
 }
 
 
-def _problem(result: AppResult) -> ApiProblem:
+def app_problem(result: AppResult) -> ApiProblem:
     outcome = result.outcome
     status = _STATUS.get(outcome, 503)
     code = outcome.value

@@ -25,7 +25,7 @@ from core.domain.codes import normalize_code
 from core.domain.landing import LandingLinks
 from core.domain.model import Channel, OwnerKind, Park, Source
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
-from core.domain.registration import Conversation, OtpCheck, Step
+from core.domain.registration import Conversation, Limits, OtpCheck, Step
 from core.domain.sms_limits import SmsWait
 from core.domain.text import clean_name
 from core.ports import StaleState, UnitOfWork
@@ -89,19 +89,28 @@ class AppRegistrationService:
     def park(self, slug: str) -> Park:
         return self._reg.park(slug)
 
+    @property
+    def limits(self) -> Limits:
+        return self._reg._limits
+
     # -- POST /app/sms --------------------------------------------------------------------
 
     async def send_code(
         self, park_slug: str, raw_phone: str, lang: str | None = None
     ) -> AppResult:
         park = self.park(park_slug)
-        phone = _phone(park, raw_phone)
+        phone = parse_phone(park, raw_phone)
         if phone is None:
             return AppResult(AppOutcome.PHONE_INVALID)
+        return await self.send_otp(park, phone, phone, lang)
+
+    async def send_otp(self, park: Park, phone: str, user_id: str, lang: str | None) -> AppResult:
+        """A one-time code to ``phone`` for the app conversation ``user_id``, under the bots'
+        limits (the partner cabinet's sign-in uses it too, with a user id of its own)."""
         for _ in range(_ATTEMPTS):
             try:
                 flow, wait = await self._reg._db.run(
-                    lambda uow: self._send(uow, park, phone, lang)
+                    lambda uow: self._send(uow, park, phone, user_id, lang)
                 )
             except StaleState:
                 continue
@@ -109,9 +118,9 @@ class AppRegistrationService:
         return AppResult(AppOutcome.TRY_LATER)
 
     def _send(
-        self, uow: UnitOfWork, park: Park, phone: str, lang: str | None
+        self, uow: UnitOfWork, park: Park, phone: str, user_id: str, lang: str | None
     ) -> tuple[_Flow, SmsWait | None]:
-        conv = self._conversation(uow, park, phone, lang)
+        conv = self._conversation(uow, park, user_id, lang)
         flow = _Flow(self._reg, uow, park, conv)
         now = self._reg._clock.now()
         # The same rule the flow applies, read before it runs: the app is told the exact wait.
@@ -150,7 +159,7 @@ class AppRegistrationService:
         name: str | None = None,
     ) -> AppResult:
         park = self.park(park_slug)
-        phone = _phone(park, raw_phone)
+        phone = parse_phone(park, raw_phone)
         if phone is None:
             return AppResult(AppOutcome.PHONE_INVALID)
         for _ in range(_ATTEMPTS):
@@ -275,16 +284,16 @@ class AppRegistrationService:
         return AppResult(outcome)
 
     def _conversation(
-        self, uow: UnitOfWork, park: Park, phone: str, lang: str | None
+        self, uow: UnitOfWork, park: Park, user_id: str, lang: str | None
     ) -> Conversation:
-        conv = uow.conversations.get(park.slug, Channel.APP, phone)
+        conv = uow.conversations.get(park.slug, Channel.APP, user_id)
         if conv is None:
-            conv = Conversation(park=park.slug, channel=Channel.APP, user_id=phone)
+            conv = Conversation(park=park.slug, channel=Channel.APP, user_id=user_id)
             conv.lang = self._reg.catalog.pick(lang)
         return conv
 
 
-def _phone(park: Park, raw: str) -> str | None:
+def parse_phone(park: Park, raw: str) -> str | None:
     try:
         return normalize_phone(raw[: limits.PHONE * 4], park.phone_region)
     except InvalidPhone:
