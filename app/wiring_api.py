@@ -28,6 +28,7 @@ def app_keys(container: Container) -> dict[str, str]:
 
 
 def api_extensions(container: Container, landing: LandingService) -> list[Extension]:
+    from web.api_admin import admin_router
     from web.api_app import app_router
     from web.api_errors import install_api_errors
     from web.api_partner import partner_router
@@ -41,5 +42,7 @@ def api_extensions(container: Container, landing: LandingService) -> list[Extens
         install_api_errors(app, catalog)
         app.include_router(app_router(app_registration, keys, catalog))
         app.include_router(partner_router(cabinet, catalog))
+        token = app.state.options.admin_token  # [web] admin_token; None: every call is 401
+        app.include_router(admin_router(container.admin, cabinet, token))
 
     return [install]

@@ -1,0 +1,252 @@
+"""The admin API under ``/api/v1/admin``: the same core services as the CLI.
+
+Every call carries ``Authorization: Bearer <[web] admin_token>``, compared in constant time;
+none, a wrong one, or no token configured at all is 401 ``unauthorized``.
+"""
+
+# No ``from __future__ import annotations``: the auth dependency is a closure (see
+# web.api_partner).
+
+import hmac
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.domain import limits
+from core.domain.cabinet import FunnelBy
+from core.domain.errors import (
+    CodeRefused,
+    DriverNotFound,
+    DuplicatePartner,
+    InvalidPhoneError,
+    UnknownPark,
+)
+from core.domain.model import DriverCard, Partner
+from core.services.admin import AdminService
+from core.services.partner_cabinet import PartnerCabinet
+from web.api_errors import ApiProblem, responses
+from web.api_partner import FunnelBody, StatsBody, stats_body
+
+PREFIX = "/api/v1/admin"
+ACTOR = "admin-api"
+_bearer = HTTPBearer(auto_error=False, description="[web] admin_token")
+
+
+class ParkBody(BaseModel):
+    slug: str
+    name: str
+    landing_url: str
+    telegram: str | None
+    vk: str | None
+    timezone: str
+
+
+class PartnerBody(BaseModel):
+    id: int | None
+    park: str
+    phone: str
+    name: str | None
+    code: str
+    alerts: str
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, p: Partner) -> "PartnerBody":
+        return cls(
+            id=p.id,
+            park=p.park,
+            phone=p.phone,
+            name=p.name,
+            code=p.code,
+            alerts=p.alerts.value,
+            created_at=p.created_at,
+        )
+
+
+class NewPartner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    park: str = Field(min_length=1, max_length=limits.SLUG)
+    phone: str = Field(min_length=1, max_length=4 * limits.PHONE)
+    name: str | None = Field(default=None, max_length=limits.PERSON_NAME)
+
+
+class EnteredCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    park: str = Field(min_length=1, max_length=limits.SLUG)
+    phone: str = Field(min_length=1, max_length=4 * limits.PHONE)
+    code: str | None = Field(max_length=64, description="null clears it")
+
+
+class AuditBody(BaseModel):
+    field: str
+    old: str | None
+    new: str | None
+    actor: str
+    at: datetime
+
+
+class DriverBody(BaseModel):
+    id: int | None
+    park: str
+    phone: str
+    name: str | None
+    own_code: str
+    entered_code: str | None
+    channel: str
+    source: str
+    source_tag: str | None
+    referrer_name: str | None
+    referrer_phone: str | None
+    identities: list[str]
+    audit: list[AuditBody]
+    registered_at: datetime | None
+
+    @classmethod
+    def of(cls, card: DriverCard) -> "DriverBody":
+        d = card.driver
+        return cls(
+            id=d.id,
+            park=d.park,
+            phone=d.phone,
+            name=d.name,
+            own_code=d.own_code,
+            entered_code=d.entered_code,
+            channel=d.channel.value,
+            source=d.source.value,
+            source_tag=d.source_tag,
+            referrer_name=card.referrer_name,
+            referrer_phone=card.referrer_phone,
+            identities=[f"{i.channel.value}:{i.user_id}" for i in card.identities],
+            audit=[
+                AuditBody(field=a.field, old=a.old, new=a.new, actor=a.actor, at=a.at)
+                for a in card.audit
+            ],
+            registered_at=d.created_at,
+        )
+
+
+class ParkFunnel(BaseModel):
+    park: str
+    stats: StatsBody
+
+
+def admin_router(admin: AdminService, cabinet: PartnerCabinet, token: str | None) -> APIRouter:
+    async def authorized(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        given = (credentials.credentials if credentials else "").encode("utf-8", "replace")
+        expected = (token or "").encode()
+        if not token or not hmac.compare_digest(given, expected):
+            raise ApiProblem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(prefix=PREFIX, tags=["admin"], dependencies=[Depends(authorized)])
+
+    @router.get("/parks", response_model=list[ParkBody], responses=responses(401))
+    async def parks() -> list[ParkBody]:
+        return [
+            ParkBody(
+                slug=p.slug,
+                name=p.name,
+                landing_url=p.landing_url,
+                telegram=p.telegram_link,
+                vk=p.vk_link,
+                timezone=p.timezone,
+            )
+            for p in admin.parks.values()
+        ]
+
+    @router.get("/partners", response_model=list[PartnerBody], responses=responses(401, 404))
+    async def partners(
+        park: Annotated[str | None, Query(max_length=limits.SLUG)] = None,
+    ) -> list[PartnerBody]:
+        with _domain_errors():
+            found = await admin.list_partners(park)
+        return [PartnerBody.of(p) for p in found]
+
+    @router.post(
+        "/partners",
+        status_code=201,
+        response_model=PartnerBody,
+        responses=responses(401, 404, 409, 422),
+    )
+    async def add_partner(body: NewPartner) -> PartnerBody:
+        with _domain_errors():
+            return PartnerBody.of(await admin.add_partner(body.park, body.phone, body.name))
+
+    @router.post(
+        "/partners/{code}/deactivate",
+        status_code=204,
+        responses=responses(401, 404),
+        summary="Deactivate a partner's code: links and typed codes stop working",
+    )
+    async def deactivate(code: Annotated[str, Path(max_length=64)]) -> None:
+        if not await admin.set_code_active(code, False):
+            raise ApiProblem(404, "not_found")
+
+    @router.get("/drivers", response_model=DriverBody, responses=responses(401, 404, 422))
+    async def driver(
+        park: Annotated[str, Query(max_length=limits.SLUG)],
+        phone: Annotated[str, Query(max_length=4 * limits.PHONE)],
+    ) -> DriverBody:
+        with _domain_errors():
+            return DriverBody.of(await admin.driver_card(park, phone))
+
+    @router.put(
+        "/drivers/entered-code",
+        response_model=DriverBody,
+        responses=responses(401, 404, 422),
+        summary="Set or clear the code a driver entered at registration (audited)",
+    )
+    async def entered_code(body: EnteredCode) -> DriverBody:
+        with _domain_errors():
+            card = await admin.set_entered_code(body.park, body.phone, body.code, ACTOR)
+        return DriverBody.of(card)
+
+    @router.get("/funnel", response_model=list[ParkFunnel], responses=responses(401, 422))
+    async def funnel(
+        since: Annotated[date, Query(alias="from")],
+        until: Annotated[date, Query(alias="to")],
+        by: FunnelBy = FunnelBy.DAY,
+    ) -> list[ParkFunnel]:
+        result = []
+        for slug in admin.parks:
+            try:
+                rows = await cabinet.funnel(slug, None, since, until, by)
+            except ValueError:
+                raise ApiProblem(422, "dates_invalid") from None
+            bodies = [FunnelBody.of(r) for r in rows]
+            result.append(ParkFunnel(park=slug, stats=stats_body(by, since, until, bodies)))
+        return result
+
+    return router
+
+
+class _domain_errors:  # noqa: N801 - used as a statement: ``with _domain_errors():``
+    """Domain refusals as API errors: one clear code each, never a 500."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, UnknownPark):
+            raise ApiProblem(404, "unknown_park") from None
+        if isinstance(exc, DriverNotFound):
+            raise ApiProblem(404, "driver_not_found", "api-not-found") from None
+        if isinstance(exc, InvalidPhoneError):
+            raise ApiProblem(422, "phone_invalid") from None
+        if isinstance(exc, DuplicatePartner):
+            raise ApiProblem(
+                409,
+                "partner_exists",
+                "api-refused",
+                {"reason": str(exc)},
+            ) from None
+        if isinstance(exc, CodeRefused):
+            raise ApiProblem(422, "code_refused", "api-refused", {"reason": str(exc)}) from None
