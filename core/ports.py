@@ -45,6 +45,7 @@ from core.domain.model import (
     PhoneOwner,
 )
 from core.domain.registration import Conversation
+from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
 
 T = TypeVar("T")
 
@@ -276,6 +277,25 @@ class CabinetRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    """The outgoing webhooks' own outbox (``core.domain.webhooks``)."""
+
+    def add(self, event: WebhookEvent, now: datetime) -> None: ...
+    def claim(self, now: datetime, limit: int) -> list[WebhookRow]:
+        """Due pending rows, oldest first; on PostgreSQL locked so no other relay takes them
+        until this transaction ends."""
+        ...
+
+    def sent(self, row_id: int, now: datetime) -> None: ...
+    def failed(
+        self, row_id: int, error: str, next_at: datetime, give_up: bool
+    ) -> None: ...
+    def list(self, status: WebhookStatus | None = None, limit: int = 100) -> list[WebhookRow]: ...
+    def requeue(self, row_id: int, now: datetime) -> bool:
+        """Operator retry of a failed or pending row: due now, attempts reset."""
+        ...
+
+
 class SmsLog(Protocol):
     """Codes sent per phone number, across chats, channels and parks (abuse limits)."""
 
@@ -397,6 +417,7 @@ class UnitOfWork(Protocol):
     housekeeping: HousekeepingRepository
     visits: VisitRepository
     cabinet: CabinetRepository
+    webhooks: WebhookRepository
 
 
 class Database(Protocol):

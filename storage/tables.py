@@ -363,3 +363,25 @@ partner_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
+
+
+# -- signed outgoing webhooks (issue 11) -------------------------------------------------------
+# Events for a park's own systems, written in the transaction that caused them and delivered
+# by the webhook relay with retries. ``body`` is the exact JSON that is signed and sent, so a
+# retry sends the same bytes and the same ``event_id``: the receiver deduplicates by it.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_webhook_outbox_status_next", "status", "next_attempt_at"),
+)

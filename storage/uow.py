@@ -26,6 +26,7 @@ from storage.repositories import (
     SqlSmsLog,
 )
 from storage.visits import SqlVisits
+from storage.webhooks import SqlWebhooks
 
 
 class SqlUnitOfWork:
@@ -46,3 +47,4 @@ class SqlUnitOfWork:
         self.housekeeping = SqlHousekeeping(conn)
         self.visits = SqlVisits(conn)
         self.cabinet = SqlCabinet(conn)
+        self.webhooks = SqlWebhooks(conn)

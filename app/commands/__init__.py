@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "app.commands.driver",
     "app.commands.code",
     "app.commands.notifications",
+    "app.commands.webhooks",
     "app.commands.orders",
     "app.commands.ledger",
     "app.commands.config",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +72,8 @@ class RegistrationService:
         self.catalog = catalog
         self._limits = limits or Limits()
         self._issuer = issuer or CodeIssuer()
+        # Called in the transaction that creates a driver (outgoing webhooks' outbox rows).
+        self.on_registered: list[Callable[[UnitOfWork, Driver], None]] = []
 
     def park(self, slug: str) -> Park:
         return require_park(self.parks, slug)
@@ -505,6 +507,8 @@ class _Flow:
         conv.registered(stored.id)
         if referral is not None:
             uow.outbox.add(_registered_notification(stored, referral, now))
+        for hook in self.service.on_registered:
+            hook(uow, stored)
         self.outcome = f"registered_{source.value}"
         return [Reply("registered"), self.code_reply(code)]
 
