@@ -26,3 +26,4 @@ api-cursor-invalid = Invalid page cursor.
 api-dates-invalid = Invalid period: "from" must not be after "to", at most 366 days.
 api-forbidden = Access denied.
 api-signed-out = You are signed out.
+api-invalid-json = The request body is not a JSON object.

@@ -26,3 +26,4 @@ api-cursor-invalid = Неверный курсор страницы.
 api-dates-invalid = Неверный период: «from» должна быть не позже «to», не дальше 366 дней.
 api-forbidden = Доступ запрещён.
 api-signed-out = Вы вышли.
+api-invalid-json = Тело запроса — не JSON-объект.
