@@ -196,6 +196,8 @@ class MemoryDrivers(_Repo):
         _fits(driver.phone, limits.PHONE, "driver phone")
         _fits(driver.name, limits.PERSON_NAME, "driver name")
         _fits(driver.source_tag, limits.SOURCE_TAG, "driver source tag")
+        if driver.created_at is None or driver.updated_at is None:
+            raise ColumnError("driver created_at and updated_at are NOT NULL")
         for code in (driver.own_code, driver.entered_code):
             if code is not None and code not in self.s.codes:
                 raise ColumnError(f"driver code {code} is not in codes (foreign key)")
