@@ -14,8 +14,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.domain.bonus import Beneficiary
+from core.domain.bonus_payouts import Payout
 from core.domain.cabinet import FunnelBy, FunnelRow
-from core.domain.model import Channel, Partner
+from core.domain.errors import UnknownPark
+from core.domain.model import Channel, OwnerKind, Partner
+from core.services.ledger import LedgerService, PayoutRefused
 from core.services.partner_cabinet import (
     PAGE_MAX,
     CabinetDenied,
@@ -108,7 +112,61 @@ def total(rows: list[FunnelBody]) -> FunnelBody:
     )
 
 
-def partner_router(cabinet: PartnerCabinet, catalog: Catalog) -> APIRouter:
+class BalanceBody(BaseModel):
+    """Integer kopecks."""
+
+    accrued: int
+    reserved: int
+    paid: int
+    available: int
+
+
+class AccrualBody(BaseModel):
+    id: int
+    order: str
+    referred_driver_id: int
+    level: int
+    amount_kopecks: int
+    month: str
+    reversal_of: int | None
+
+
+class AccrualsBody(BaseModel):
+    items: list[AccrualBody]
+    next_cursor: str | None
+
+
+class PayoutBody(BaseModel):
+    id: int
+    amount_kopecks: int
+    status: str
+    requested_at: datetime
+    updated_at: datetime
+    note: str | None
+
+
+class PayoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_kopecks: int = Field(gt=0, le=10**12)
+
+
+def _payout(p: Payout) -> PayoutBody:
+    return PayoutBody(
+        id=p.id,
+        amount_kopecks=p.amount_kopecks,
+        status=p.status.value,
+        requested_at=p.requested_at,
+        updated_at=p.updated_at,
+        note=p.note,
+    )
+
+
+def partner_router(
+    cabinet: PartnerCabinet, catalog: Catalog, ledger: LedgerService | None = None
+) -> APIRouter:
+    """``ledger``: the bonus ledger's service, for payout requests (its rules); without it
+    the balance and statements are still read, and POST /payouts is not offered."""
     router = APIRouter(prefix=PREFIX, tags=["partner"])
 
     async def token(
@@ -219,6 +277,65 @@ def partner_router(cabinet: PartnerCabinet, catalog: Catalog) -> APIRouter:
             raise ApiProblem(422, "dates_invalid") from None
         bodies = [FunnelBody.of(r) for r in rows]
         return stats_body(by, since, until, bodies)
+
+    @router.get("/balance", response_model=BalanceBody, responses=responses(401))
+    async def balance(who: Authed) -> BalanceBody:
+        b = await cabinet.balance(who)
+        return BalanceBody(
+            accrued=b.accrued, reserved=b.reserved, paid=b.paid, available=b.available
+        )
+
+    @router.get("/accruals", response_model=AccrualsBody, responses=responses(401, 422))
+    async def accruals(
+        who: Authed,
+        cursor: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    ) -> AccrualsBody:
+        try:
+            rows, next_cursor = await cabinet.accruals(who, cursor, limit)
+        except ValueError:
+            raise ApiProblem(422, "cursor_invalid") from None
+        return AccrualsBody(
+            items=[
+                AccrualBody(
+                    id=r.id,
+                    order=r.accrual.order_external_id,
+                    referred_driver_id=r.accrual.referred_driver_id,
+                    level=r.accrual.level,
+                    amount_kopecks=r.accrual.amount_kopecks,
+                    month=r.accrual.month,
+                    reversal_of=r.accrual.reversal_of,
+                )
+                for r in rows
+            ],
+            next_cursor=next_cursor,
+        )
+
+    @router.get("/payouts", response_model=list[PayoutBody], responses=responses(401))
+    async def payouts(who: Authed) -> list[PayoutBody]:
+        return [_payout(p) for p in await cabinet.payouts(who)]
+
+    if ledger is not None:
+
+        @router.post(
+            "/payouts",
+            status_code=201,
+            response_model=PayoutBody,
+            responses=responses(401, 404, 422),
+            summary="Request a payout from the available balance (the park's rules apply)",
+        )
+        async def request_payout(who: Authed, body: PayoutRequest) -> PayoutBody:
+            assert who.id is not None
+            owner = Beneficiary(OwnerKind.PARTNER, who.id)
+            try:
+                payout = await ledger.request_payout(who.park, owner, body.amount_kopecks)
+            except PayoutRefused as exc:
+                raise ApiProblem(
+                    422, "payout_refused", "api-refused", {"reason": str(exc)}
+                ) from None
+            except UnknownPark:
+                raise ApiProblem(404, "unknown_park") from None
+            return _payout(payout)
 
     return router
 

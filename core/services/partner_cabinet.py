@@ -17,9 +17,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from core.domain.bonus import Beneficiary, PostedAccrual
+from core.domain.bonus_payouts import Balance, Payout
 from core.domain.cabinet import FunnelBy, FunnelRow, ReferralRow, funnel
 from core.domain.landing import LandingLinks
-from core.domain.model import Channel, Park, Partner
+from core.domain.model import Channel, OwnerKind, Park, Partner
 from core.domain.phones import mask_phone
 from core.domain.registration import OtpCheck
 from core.ports import Clock, Database, UnitOfWork
@@ -228,6 +230,33 @@ class PartnerCabinet:
             return funnel(by, visits, started, registered, zone, since, until)
 
         return await self._db.read(work)
+
+    # -- the bonus ledger (core.services.ledger owns the rules; these are the partner's reads)
+
+    async def balance(self, partner: Partner) -> Balance:
+        owner = _owner(partner)
+        return await self._db.read(lambda uow: uow.ledger.balance(owner))
+
+    async def accruals(
+        self, partner: Partner, cursor: str | None, limit: int
+    ) -> tuple[list[PostedAccrual], str | None]:
+        """Newest first; ValueError for a cursor that is not a ``next_cursor``."""
+        owner, before = _owner(partner), _cursor(cursor)
+        limit = max(1, min(limit, PAGE_MAX))
+        rows = await self._db.read(
+            lambda uow: uow.ledger.entries(owner, limit=limit + 1, before_id=before)
+        )
+        page = rows[:limit]
+        return page, (str(page[-1].id) if len(rows) > limit and page else None)
+
+    async def payouts(self, partner: Partner) -> list[Payout]:
+        owner = _owner(partner)
+        return await self._db.read(lambda uow: uow.ledger.payouts(owner=owner))
+
+
+def _owner(partner: Partner) -> Beneficiary:
+    assert partner.id is not None
+    return Beneficiary(OwnerKind.PARTNER, partner.id)
 
 
 def _partner_by_phone(uow: UnitOfWork, park: Park, phone: str) -> Partner | None:

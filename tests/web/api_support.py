@@ -4,7 +4,7 @@ served by uvicorn on a free loopback port, with an httpx client."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,7 @@ async def serve_api(
     sms: RecordingSms,
     *,
     parks: list[dict[str, object]] | None = None,
+    prepare: Callable[[Container], None] | None = None,
     **settings: object,
 ) -> AsyncIterator[Api]:
     if database_url.startswith("postgresql"):
@@ -65,6 +66,8 @@ async def serve_api(
         **settings,
     )
     container = await build(config, clock=clock, sms=sms)
+    if prepare is not None:
+        prepare(container)  # e.g. put the bonus ledger's service in container.extras
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     options = WebOptions(host="127.0.0.1", port=port, public_url=base, admin_token=ADMIN_TOKEN)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.bootstrap import Container
 from core.domain.model import Channel
 from core.events import Start
 from tests.fakes.clock import FakeClock
@@ -218,3 +219,59 @@ async def test_funnel_counts_match_a_script(api: Api) -> None:
     too_long = {"from": day1.isoformat(), "to": (day1 + timedelta(days=400)).isoformat()}
     bad = await api.http.get("/api/v1/partner/stats", params=too_long, headers=headers)
     error(bad, 422, "dates_invalid")
+
+
+async def test_balance_accruals_and_payouts(
+    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
+) -> None:
+    from core.domain.bonus_records import OrderInput
+    from core.services.ledger import LedgerService
+    from tests.integration.ledger_env import program
+
+    def with_ledger(container: Container) -> None:
+        container.extras["ledger"] = LedgerService(container.db, {"mos": program()}, clock)
+
+    async with serve_api(database_url, tmp_path, clock, sms, prepare=with_ledger) as api:
+        admin = api.container.admin
+        anna = await admin.add_partner("mos", ANNA, "Анна")
+        boris = await admin.add_partner("mos", BORIS, "Борис")
+        await register_with(api, anna.code, "+79160000001")
+        await register_with(api, boris.code, "+79160000002")
+        ids = {}
+        for phone in ("+79160000001", "+79160000002"):
+            driver = await api.container.db.read(
+                lambda uow, p=phone: uow.drivers.by_phone("mos", p)
+            )
+            assert driver is not None
+            ids[phone] = driver.id
+        ledger = api.container.extras["ledger"]
+        assert isinstance(ledger, LedgerService)
+        at = clock.now() + timedelta(hours=1)
+        orders = [
+            OrderInput("o1", at, 150_000, "completed", driver_id=ids["+79160000001"]),
+            OrderInput("o2", at, 100_000, "completed", driver_id=ids["+79160000001"]),
+            OrderInput("o3", at, 900_000, "completed", driver_id=ids["+79160000002"]),
+        ]
+        await ledger.import_orders("mos", orders)
+        headers = await sign_in(api, ANNA)
+        balance = (await api.http.get("/api/v1/partner/balance", headers=headers)).json()
+        assert balance == {"accrued": 25_000, "reserved": 0, "paid": 0, "available": 25_000}
+        first = await api.http.get("/api/v1/partner/accruals?limit=1", headers=headers)
+        page = first.json()
+        assert [r["order"] for r in page["items"]] == ["o2"]
+        rest = await api.http.get(
+            "/api/v1/partner/accruals", params={"cursor": page["next_cursor"]}, headers=headers
+        )
+        assert [r["order"] for r in rest.json()["items"]] == ["o1"]  # never Boris's o3
+        too_much = await api.http.post(
+            "/api/v1/partner/payouts", json={"amount_kopecks": 30_000}, headers=headers
+        )
+        error(too_much, 422, "payout_refused")
+        made = await api.http.post(
+            "/api/v1/partner/payouts", json={"amount_kopecks": 20_000}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+        listed = (await api.http.get("/api/v1/partner/payouts", headers=headers)).json()
+        assert [(p["amount_kopecks"], p["status"]) for p in listed] == [(20_000, "pending")]
+        after = (await api.http.get("/api/v1/partner/balance", headers=headers)).json()
+        assert after["available"] == 5_000
