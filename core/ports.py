@@ -116,6 +116,9 @@ class PartnerRepository(Protocol):
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
     ) -> None: ...
+    def set_code(self, partner_id: int, code: str) -> None:
+        """Give the partner a new (reserved) code; the old one stays as history."""
+        ...
 
 
 class DriverRepository(Protocol):

@@ -149,6 +149,14 @@ class SqlPartners(_Repo):
         )
         self.conn.execute(stmt)
 
+    def set_code(self, partner_id: int, code: str) -> None:
+        stmt = (
+            update(t.partners)
+            .where(t.partners.c.id == partner_id)
+            .values(code=code, updated_at=self.clock.now())
+        )
+        self.conn.execute(stmt)
+
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
     ) -> None:

@@ -188,6 +188,16 @@ def admin_router(admin: AdminService, cabinet: PartnerCabinet, token: str | None
         if not await admin.set_code_active(code, False):
             raise ApiProblem(404, "not_found")
 
+    @router.post(
+        "/partners/{code}/reissue",
+        response_model=PartnerBody,
+        responses=responses(401, 422),
+        summary="Give the partner a new code; the old one is deactivated",
+    )
+    async def reissue(code: Annotated[str, Path(max_length=64)]) -> PartnerBody:
+        with _domain_errors():
+            return PartnerBody.of(await admin.reissue_code(code))
+
     @router.get("/drivers", response_model=DriverBody, responses=responses(401, 404, 422))
     async def driver(
         park: Annotated[str, Query(max_length=limits.SLUG)],

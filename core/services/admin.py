@@ -118,6 +118,25 @@ class AdminService:
             return f"referral code {code} is the driver's own"
         return f"no such referral code: {code}"
 
+    async def reissue_code(self, raw_code: str) -> Partner:
+        """A partner's new code in place of ``raw_code``, which is deactivated: printed links
+        with the old code stop working, drivers who used it keep it as history."""
+        code = normalize_code(raw_code)
+
+        def work(uow: UnitOfWork) -> Partner:
+            info = uow.codes.lookup(code) if code else None
+            if info is None or info.owner_kind is not OwnerKind.PARTNER:
+                raise CodeRefused(f"no partner with the code {raw_code[:40]!r}")
+            partner = uow.partners.get(info.owner_id)
+            if partner is None or partner.id is None or partner.code != info.code:
+                raise CodeRefused(f"{info.code} is not a partner's current code")
+            fresh = self._issuer.issue(uow.codes, partner.park, OwnerKind.PARTNER)
+            uow.partners.set_code(partner.id, fresh)
+            uow.codes.set_active(info.code, False)
+            return uow.partners.get(partner.id) or partner
+
+        return await self._db.run(work)
+
     async def set_code_active(self, raw_code: str, active: bool) -> bool:
         code = normalize_code(raw_code)
         if code is None:

@@ -99,6 +99,20 @@ async def test_partners_drivers_and_the_entered_code(api: Api) -> None:
     )
     error(missing, 404, "driver_not_found")
 
+    renewed = await api.http.post(f"/api/v1/admin/partners/{anna['code']}/reissue", headers=AUTH)
+    assert renewed.status_code == 200, renewed.text
+    fresh = renewed.json()["code"]
+    assert fresh != anna["code"]
+    assert renewed.json()["id"] == anna["id"]
+    assert (await api.http.get("/ref", params={"code": anna["code"]})).status_code == 404
+    assert (await api.http.get("/ref", params={"code": fresh})).status_code == 200
+    card = await api.http.get(
+        "/api/v1/admin/drivers", params={"park": "mos", "phone": "+79160000001"}, headers=AUTH
+    )
+    assert card.json()["entered_code"] is None  # cleared above; history stays in the audit
+    again = await api.http.post(f"/api/v1/admin/partners/{anna['code']}/reissue", headers=AUTH)
+    error(again, 422, "code_refused")
+    anna = renewed.json()
     gone = await api.http.post(f"/api/v1/admin/partners/{anna['code']}/deactivate", headers=AUTH)
     assert gone.status_code == 204
     assert (await api.http.get("/ref", params={"code": anna["code"]})).status_code == 404
