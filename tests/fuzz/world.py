@@ -16,6 +16,7 @@ to check the invariants:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from dataclasses import dataclass, field
@@ -155,6 +156,11 @@ class World:
                 self.app.catalog.render(reply, answer.lang)
         except Exception as exc:
             self.failures.append(f"{type(exc).__name__}: {exc!s:.300} after {step!r}")
+
+    async def burst(self, steps: list[Step]) -> None:
+        """Steps at the same time (one update each from several chats, or one chat's updates
+        overtaking each other): races on a conversation, a phone or a code."""
+        await asyncio.gather(*(self.apply(step) for step in steps))
 
     async def _add_partner(self, user: User, step: Step) -> None:
         from core.domain.errors import DuplicatePartner
