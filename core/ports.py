@@ -263,14 +263,15 @@ class CabinetRepository(Protocol):
     def revoke(self, token_hash: str, at: datetime) -> bool: ...
     def referrals(
         self,
-        codes: Collection[str],
+        partner_ids: Collection[int],
         *,
         limit: int | None = None,
         before_id: int | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[ReferralRow]:
-        """Drivers registered with these codes, newest first; ``before_id`` pages on."""
+        """Drivers these partners referred (by any of their codes, old ones included),
+        newest first; ``before_id`` pages on."""
         ...
 
     def started(

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from core.domain.cabinet import PartnerSession, ReferralRow, Started
-from core.domain.model import Channel, Source
+from core.domain.model import Channel, OwnerKind, Source
 from core.domain.registration import Step
 from storage import tables as t
 
@@ -51,7 +51,7 @@ class SqlCabinet:
 
     def referrals(
         self,
-        codes: Collection[str],
+        partner_ids: Collection[int],
         *,
         limit: int | None = None,
         before_id: int | None = None,
@@ -61,7 +61,10 @@ class SqlCabinet:
         d = t.drivers.c
         query = (
             select(d.id, d.name, d.phone, d.channel, d.source, d.source_tag, d.created_at)
-            .where(d.entered_code.in_(list(codes)))
+            .where(
+                d.referrer_kind == OwnerKind.PARTNER.value,
+                d.referrer_id.in_(list(partner_ids)),
+            )
             .order_by(d.id.desc())
         )
         if before_id is not None:

@@ -190,7 +190,9 @@ class PartnerCabinet:
         before = _cursor(cursor)
         limit = max(1, min(limit, PAGE_MAX))
         rows = await self._db.read(
-            lambda uow: uow.cabinet.referrals([partner.code], limit=limit + 1, before_id=before)
+            lambda uow: uow.cabinet.referrals(
+                [_owner(partner).id], limit=limit + 1, before_id=before
+            )
         )
         items = [_view(row) for row in rows[:limit]]
         more = len(rows) > limit
@@ -199,12 +201,18 @@ class PartnerCabinet:
     async def stats(
         self, partner: Partner, since: date, until: date, by: FunnelBy
     ) -> list[FunnelRow]:
-        return await self.funnel(partner.park, [partner.code], since, until, by)
+        return await self.funnel(partner.park, [partner], since, until, by)
 
     async def funnel(
-        self, park_slug: str, codes: Sequence[str] | None, since: date, until: date, by: FunnelBy
+        self,
+        park_slug: str,
+        partners: Sequence[Partner] | None,
+        since: date,
+        until: date,
+        by: FunnelBy,
     ) -> list[FunnelRow]:
-        """The funnel of ``codes`` (None: every partner code of the park) over the period.
+        """The funnel of ``partners`` (None: every partner of the park) over the period:
+        visits and openings of their current codes, registrations they referred.
 
         ValueError for a period that is reversed or longer than ``MAX_PERIOD``.
         """
@@ -215,18 +223,18 @@ class PartnerCabinet:
         start, end = period(zone, since, until)
 
         def work(uow: UnitOfWork) -> list[FunnelRow]:
-            chosen = codes
-            if chosen is None:
-                chosen = [p.code for p in uow.partners.list(park.slug)]
-            if not chosen:
+            chosen = partners if partners is not None else uow.partners.list(park.slug)
+            codes = {p.code for p in chosen}
+            ids = [p.id for p in chosen if p.id is not None]
+            if not ids:
                 return []
             visits = [
                 v
                 for v in uow.visits.counts(park=park.slug, since=since, until=until)
-                if v.code in set(chosen)
+                if v.code in codes
             ]
-            started = uow.cabinet.started(chosen, start, end)
-            registered = uow.cabinet.referrals(chosen, since=start, until=end)
+            started = uow.cabinet.started(codes, start, end)
+            registered = uow.cabinet.referrals(ids, since=start, until=end)
             return funnel(by, visits, started, registered, zone, since, until)
 
         return await self._db.read(work)

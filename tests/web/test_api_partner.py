@@ -143,6 +143,10 @@ async def test_partner_a_never_sees_partner_b(api: Api) -> None:
     assert [r["phone"] for r in mine.json()["items"]] == ["+7 *** ***-99-99"]
     me = await api.http.get("/api/v1/partner/me", headers=as_boris)
     assert me.json()["code"] == boris.code
+    # A re-issued code keeps the partner's referrals: they are the partner's, not the code's.
+    await admin.reissue_code(anna.code)
+    after = await api.http.get("/api/v1/partner/referrals", headers=as_anna)
+    assert len(after.json()["items"]) == 3
 
 
 async def test_funnel_counts_match_a_script(api: Api) -> None:
