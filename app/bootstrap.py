@@ -19,6 +19,7 @@ from core.domain.sms_limits import Quota
 from core.ports import Clock, LeaseFactory, SmsSender
 from core.services.admin import AdminService
 from core.services.codes import CodeIssuer
+from core.services.ledger import LedgerService
 from core.services.registration import RegistrationService
 from core.texts import Catalog
 from storage.database import SqlDatabase
@@ -39,6 +40,7 @@ class Container:
     leases: LeaseFactory
     registration: RegistrationService
     admin: AdminService
+    ledger: LedgerService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -120,4 +122,10 @@ async def build(
             db, parks, clock, sms, catalog, limits_from_settings(settings, secret), issuer
         ),
         admin=AdminService(db, parks, clock, issuer),
+        ledger=LedgerService(
+            db,
+            {p.slug: p.bonus_program() for p in settings.parks},
+            clock,
+            phone_regions={p.slug: p.phone_region for p in settings.parks},
+        ),
     )

@@ -18,6 +18,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from app.settings.base import Section
 from app.settings.checks import blank_to_none, check_http_url, check_text, error
 from core.domain import limits
+from core.domain.bonus import BonusProgram, RuleError
+from core.domain.bonus_config import program_from_config
 from core.domain.model import Park, telegram_link, vk_link
 
 _SLUG = rf"^[a-z0-9][a-z0-9-]{{1,{limits.SLUG - 1}}}$"
@@ -59,6 +61,9 @@ class ParkSettings(Section):
     """Where ``driver.registered`` and later events are POSTed, signed with webhook_secret."""
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
+    # Last, so the check below sees the park's timezone.
+    bonus: dict[str, Any] | None = None
+    """The park's bonus program, ``[parks.bonus]`` (README, "Bonus rules"); none pays nothing."""
 
     @field_validator("name")
     @classmethod
@@ -148,6 +153,21 @@ class ParkSettings(Section):
                 "timezone", "Input should be an IANA time zone, e.g. Europe/Moscow"
             ) from None
         return value
+
+    @field_validator("bonus")
+    @classmethod
+    def _check_bonus(cls, value: dict[str, Any] | None, info: ValidationInfo) -> Any:
+        if value is not None:
+            # The domain's own reader is the check, so config and runtime agree on every rule.
+            try:
+                program_from_config("check", info.data.get("timezone", "UTC"), value)
+            except RuleError as exc:
+                raise error("bonus", str(exc)) from None
+        return value
+
+    def bonus_program(self) -> BonusProgram:
+        """The park's rule versions and payout minimum (checked when the config was read)."""
+        return program_from_config(self.slug, self.timezone, self.bonus)
 
     @property
     def telegram_link(self) -> str | None:
