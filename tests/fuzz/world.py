@@ -53,6 +53,7 @@ KINDS = (
     "stale",
     "partner",
     "toggle",
+    "admin_code",
 )
 LABELS = (
     "У меня нет реферального кода",
@@ -133,6 +134,9 @@ class World:
                     code = self.codes[step.pick % len(self.codes)]
                     await self.app.admin.set_code_active(code, step.flag)
                 return
+            if step.kind == "admin_code":
+                await self._set_entered_code(user, step)
+                return
             event = await self._event(user, step)
             if step.event == "repeat" and user.event_id > 0:
                 event_id: int | None = user.event_id - step.pick % 3
@@ -161,6 +165,17 @@ class World:
         """Steps at the same time (one update each from several chats, or one chat's updates
         overtaking each other): races on a conversation, a phone or a code."""
         await asyncio.gather(*(self.apply(step) for step in steps))
+
+    async def _set_entered_code(self, user: User, step: Step) -> None:
+        """An operator sets (or clears) a driver's entered code: refusals are expected."""
+        from core.domain.errors import CodeRefused, DriverNotFound, InvalidPhoneError
+
+        phone = self._phone(step) if step.pick % 4 else step.text
+        code = None if step.pick % 9 == 0 else (self._code(step) if step.flag else step.text)
+        try:
+            await self.app.admin.set_entered_code(user.park, phone, code, "fuzz")
+        except (CodeRefused, DriverNotFound, InvalidPhoneError):
+            return
 
     async def _add_partner(self, user: User, step: Step) -> None:
         from core.domain.errors import DuplicatePartner
@@ -321,7 +336,7 @@ def random_text(rng: random.Random, max_size: int = 60) -> str:
 
 
 def random_step(rng: random.Random, users: int) -> Step:
-    kind = rng.choices(KINDS, weights=(3, 4, 6, 6, 6, 6, 8, 4, 4, 2, 1, 1, 1, 1))[0]
+    kind = rng.choices(KINDS, weights=(3, 4, 6, 6, 6, 6, 8, 4, 4, 2, 1, 1, 1, 1, 1))[0]
     event = rng.choices(("next", "repeat", "jump", "none"), weights=(20, 2, 1, 1))[0]
     return Step(
         kind,
