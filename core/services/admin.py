@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.domain import limits
+from core.domain.bonus import Beneficiary
+from core.domain.bonus_chain import ReferrerOf, would_cycle
 from core.domain.codes import normalize_code
 from core.domain.errors import (
     CodeRefused,
@@ -97,6 +99,13 @@ class AdminService:
                 if reason is not None or info is None:
                     raise CodeRefused(self._refusal_message(code, info, reason))
                 kind, owner = info.owner_kind, info.owner_id
+                # Bonuses climb the chain of codes; a loop would pay its members forever.
+                # The drivers repository (not the ledger's) answers, so every store can.
+                if would_cycle(driver.id, Beneficiary(kind, owner), _referrer_of(uow)):
+                    raise CodeRefused(
+                        f"referral code {code} would make the referral chain a cycle: "
+                        "its owner was referred, directly or further down, by this driver"
+                    )
             if code != driver.entered_code:
                 uow.drivers.set_referral(driver.id, code, kind, owner)
                 entry = AuditEntry(
@@ -165,3 +174,13 @@ def _card(uow: UnitOfWork, driver: Driver) -> DriverCard:
     identities = uow.drivers.identities(driver.id)
     audit = uow.audit.for_driver(driver.id)
     return DriverCard(driver, referrer_name, referrer_phone, tuple(identities), tuple(audit))
+
+
+def _referrer_of(uow: UnitOfWork) -> ReferrerOf:
+    def referrer_of(driver_id: int) -> Beneficiary | None:
+        driver = uow.drivers.get(driver_id)
+        if driver is None or driver.referrer_kind is None or driver.referrer_id is None:
+            return None
+        return Beneficiary(driver.referrer_kind, driver.referrer_id)
+
+    return referrer_of
