@@ -3,13 +3,15 @@
 Each hypothesis example is a run of steps from several users in two parks and three
 channels, sharing one database across examples (state piles up as in production); after
 each run the invariants of ``tests.fuzz.world`` are read from the database.
-Profiles: ``ci`` (default, bounded and derandomized) and ``dev`` (more examples), chosen
-with ``--hypothesis-profile``. ``bench/fuzz.py`` runs 10^5 and more steps.
+Profiles: ``fuzz-ci`` (default, bounded and derandomized) and ``fuzz-dev`` (ten times the
+examples, random), chosen with ``FUZZ_PROFILE=fuzz-dev``; they apply to this test only, not
+to the session's other hypothesis tests. ``bench/fuzz.py`` runs 10^5 and more steps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,19 +27,19 @@ from tests.fuzz.strategies import steps
 from tests.fuzz.world import World, check
 
 settings.register_profile(
-    "ci",
+    "fuzz-ci",
     max_examples=300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.register_profile(
-    "dev",
+    "fuzz-dev",
     max_examples=3000,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-settings.load_profile("ci")
+PROFILE = settings.get_profile(os.environ.get("FUZZ_PROFILE", "fuzz-ci"))
 
 USERS = 12  # two per park and channel
 
@@ -63,6 +65,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[World, asyncio.Ab
         loop.close()
 
 
+@settings(PROFILE)
 @given(
     run=st.lists(st.lists(steps(USERS), min_size=1, max_size=3), min_size=1, max_size=15),
     minutes=st.integers(0, 30),
