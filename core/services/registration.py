@@ -13,7 +13,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from core.domain.bonus import Beneficiary
 from core.domain.codes import normalize_code, normalize_payload
 from core.domain.delivery import DRIVER_REGISTERED
 from core.domain.model import (
@@ -27,6 +29,7 @@ from core.domain.model import (
     Profile,
     Source,
 )
+from core.domain.money import format_roubles
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
 from core.domain.referral import Refusal, refusal
 from core.domain.registration import Conversation, Limits, OtpCheck, Step
@@ -43,6 +46,7 @@ from core.events import (
 from core.ports import Clock, Database, SmsError, SmsSender, StaleState, UnitOfWork
 from core.replies import Action, Answer, Button, Link, Reply
 from core.services.codes import CodeIssuer
+from core.services.ledger import read_statement
 from core.services.parks import require_park
 from core.texts import Catalog
 
@@ -103,9 +107,13 @@ class RegistrationService:
         flow = _Flow(self, uow, park, conv)
         before = conv.snapshot()
         if conv.seen(incoming.event_id):
-            log.info("duplicate update ignored", extra={"park": park.slug})
+            # A channel redelivers an update whose reply a crash may have cut off after the
+            # commit: answer with where the chat stands, and apply nothing a second time.
+            log.info("duplicate update answered again", extra={"park": park.slug})
+            done = conv.step in (Step.DONE, Step.PARTNER)
+            replies = flow.my_code() if done else flow.prompt()
             flow.outcome = "duplicate"
-            return flow, Answer(conv.lang)
+            return flow, Answer(conv.lang, tuple(replies))
         _apply_profile(conv, incoming.profile, self.catalog)
         if conv.version == 0 and not isinstance(incoming.event, Start):
             replies = flow.first_contact(incoming.event)
@@ -211,7 +219,13 @@ class _Flow:
         welcome = Reply("welcome", {"park": self.park.name})
         if isinstance(event, ContactShared):
             return self.dispatch(event)  # a contact button of a keyboard shown earlier
-        if isinstance(event, Text) and not self.conv.channel.confirms_phone_by_contact:
+        # With a policy to show, a phone typed before seeing it is not consent: ask first.
+        typed_phone_ok = self.park.privacy_url is None
+        if (
+            isinstance(event, Text)
+            and typed_phone_ok
+            and not self.conv.channel.confirms_phone_by_contact
+        ):
             try:
                 normalize_phone(event.text, self.park.phone_region)
             except InvalidPhone:
@@ -257,6 +271,7 @@ class _Flow:
         except InvalidPhone:
             self.outcome = "phone_foreign"
             return [Reply("phone-foreign", keyboard=(Button.contact(),))]
+        self.give_consent()
         return self.phone_confirmed(normalized)
 
     def on_text(self, text: str) -> list[Reply]:
@@ -279,6 +294,10 @@ class _Flow:
         step = self.conv.step
         if action is Action.MY_CODE:
             return self.my_code()
+        if action is Action.MY_BONUS:
+            return self.my_bonus()
+        if action is Action.MAILING_ON and step is Step.DONE:
+            return self.set_mailing(True)
         if action is Action.NO_CODE and step is Step.REFERRAL:
             return self.complete(None, Source.NONE)
         if action is Action.RESEND_SMS and step is Step.OTP:
@@ -297,8 +316,12 @@ class _Flow:
             return self.on_start(None, None)
         if name == "code":
             return self.my_code()
+        if name == "bonus":
+            return self.my_bonus()
         if name == "settings":
             return self.show_settings()
+        if name == "stop":
+            return self.set_mailing(False)
         if name == "help":
             return [Reply("help", {"park": self.park.name}), *self.prompt()]
         self.outcome = "unknown_command"
@@ -318,7 +341,13 @@ class _Flow:
             # A typed number proves nothing in Telegram: only a shared contact does.
             self.outcome = "phone_typed"
             return [Reply("phone-use-button", keyboard=(Button.contact(),))]
+        self.give_consent()
         return self.send_otp(phone)
+
+    def give_consent(self) -> None:
+        """Sending the phone after the policy was shown is the consent (152-FZ): record it."""
+        self.conv.consent_at = self.service._clock.now()
+        self.conv.consent_url = self.park.privacy_url
 
     def send_otp(self, phone: str) -> list[Reply]:
         conv, now, sms_log = self.conv, self.service._clock.now(), self.uow.sms
@@ -475,6 +504,12 @@ class _Flow:
     def complete(self, referral: CodeInfo | None, source: Source) -> list[Reply]:
         conv, uow, now = self.conv, self.uow, self.service._clock.now()
         phone = conv.phone or ""
+        if conv.consent_at is None:
+            # No recorded consent (a conversation from before consent was recorded): no
+            # driver is stored without it, so the phone is asked again with the policy.
+            self.outcome = "consent_missing"
+            conv.restart_phone()
+            return self.prompt()
         code = self.service._issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
         driver = Driver(
             park=self.park.slug,
@@ -489,6 +524,9 @@ class _Flow:
             source_tag=conv.link_tag if source is Source.DEEP_LINK else None,
             created_at=now,
             updated_at=now,
+            consent_at=conv.consent_at,
+            consent_channel=conv.channel,
+            consent_url=conv.consent_url,
         )
         stored = uow.drivers.add(driver)
         if stored is None or stored.id is None:
@@ -510,7 +548,24 @@ class _Flow:
         for hook in self.service.on_registered:
             hook(uow, stored)
         self.outcome = f"registered_{source.value}"
-        return [Reply("registered"), self.code_reply(code)]
+        offer = Reply("mailing-offer", keyboard=(Button.of(Action.MAILING_ON), _MY_CODE))
+        return [Reply("registered"), self.code_reply(code), offer]
+
+    # -- mailing consent ------------------------------------------------------------------
+
+    def set_mailing(self, on: bool) -> list[Reply]:
+        """The separate opt-in to mailings (a button after registration); /stop withdraws."""
+        conv = self.conv
+        if conv.step is Step.DONE and conv.driver_id is not None:
+            if on:
+                now = self.service._clock.now()
+                self.uow.drivers.set_mailing(
+                    conv.driver_id, now, conv.channel, self.park.privacy_url
+                )
+            else:
+                self.uow.drivers.set_mailing(conv.driver_id, None, None, None)
+        self.outcome = "mailing_on" if on else "mailing_off"
+        return [Reply("mailing-on" if on else "mailing-off", keyboard=(_MY_CODE,))]
 
     # -- partner alert settings -----------------------------------------------------------
 
@@ -552,8 +607,46 @@ class _Flow:
         return Reply(
             "driver-code",
             {"code": code, "url": self.park.referral_link(code)},
-            keyboard=(Button.of(Action.MY_CODE),),
+            keyboard=_MENU,
         )
+
+    def my_bonus(self) -> list[Reply]:
+        """«Мои бонусы»: balance, this month's accruals, referrals and the last accruals,
+        read by the ledger in this same unit of work."""
+        conv = self.conv
+        owner = None
+        if conv.step is Step.DONE and conv.driver_id is not None:
+            owner = Beneficiary(OwnerKind.DRIVER, conv.driver_id)
+        elif conv.step is Step.PARTNER and conv.partner_id is not None:
+            owner = Beneficiary(OwnerKind.PARTNER, conv.partner_id)
+        if owner is None:
+            self.outcome = "not_registered"
+            return [Reply("not-registered"), *self.prompt()]
+        now = self.service._clock.now()
+        month = now.astimezone(ZoneInfo(self.park.timezone)).strftime("%Y-%m")
+        statement = read_statement(self.uow.ledger, owner, month)
+        catalog, lang = self.service.catalog, conv.lang
+        recent = "\n".join(
+            catalog.text(
+                lang,
+                "bonus-entry",
+                {
+                    "amount": format_roubles(row.accrual.amount_kopecks),
+                    "order": row.accrual.order_external_id,
+                    "level": row.accrual.level,
+                },
+            )
+            for row in statement.recent
+        )
+        self.outcome = "my_bonus"
+        args: dict[str, str | int] = {
+            "balance": format_roubles(statement.balance.accrued - statement.balance.paid),
+            "available": format_roubles(statement.balance.available),
+            "month": format_roubles(statement.month_kopecks),
+            "referrals": statement.referrals,
+            "recent": recent or catalog.text(lang, "bonus-none"),
+        }
+        return [Reply("my-bonus", args, keyboard=_MENU)]
 
     def my_code(self) -> list[Reply]:
         conv = self.conv
@@ -570,19 +663,24 @@ class _Flow:
         self.outcome = "not_registered"
         return [Reply("not-registered"), *self.prompt()]
 
+    def consent(self) -> list[Reply]:
+        """The policy shown with every phone prompt: sending the number agrees to it."""
+        url = self.park.privacy_url
+        return [Reply("consent-phone", {"url": url})] if url else []
+
     def prompt(self) -> list[Reply]:
         """What the current step asks for, with its keyboard."""
         conv = self.conv
         match conv.step:
             case Step.PHONE if conv.channel.confirms_phone_by_contact:
-                return [Reply("phone-ask-contact", keyboard=(Button.contact(),))]
+                return [Reply("phone-ask-contact", keyboard=(Button.contact(),)), *self.consent()]
             case Step.PHONE:
-                return [Reply("phone-ask-typed", keyboard=())]
+                return [Reply("phone-ask-typed", keyboard=()), *self.consent()]
             case Step.OTP:
                 return [Reply("otp-sent", {"phone": conv.phone or ""}, keyboard=_otp_keyboard())]
             case Step.REFERRAL:
                 return [Reply("ask-referral-code", keyboard=(Button.of(Action.NO_CODE),))]
-        return [Reply("menu", keyboard=(Button.of(Action.MY_CODE),))]
+        return [Reply("menu", keyboard=_MENU)]
 
 
 _REFUSAL_TEXTS = {
@@ -599,6 +697,11 @@ SETTINGS_ACTIONS = (
 )
 # Quiet hours offered in the bot; the CLI sets any range.
 QUIET_NIGHT = ("23:00", "08:00")
+
+
+_MY_CODE = Button.of(Action.MY_CODE)
+# What a registered driver or partner may always ask for.
+_MENU = (_MY_CODE, Button.of(Action.MY_BONUS))
 
 
 def _otp_keyboard() -> tuple[Button, ...]:

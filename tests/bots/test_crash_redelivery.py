@@ -23,13 +23,6 @@ from tests.fakes.telegram_server import FakeTelegram
 
 pytestmark = pytest.mark.timeout(120)
 
-# Strict: the day core answers a redelivered update, this passes and the marker must go.
-CORE_SILENT_ON_REPEATS = pytest.mark.xfail(
-    strict=True,
-    reason="core answers a repeated update id with nothing, so a reply cut by the kill after "
-    "its commit is never sent again; core must answer a repeat with where the chat stands",
-)
-
 TOKEN = "777001:crash-redelivery-token-abcdefghijkl"
 DRIVERS = 60
 ANSWERED = 20.0  # for the restarted process to answer everyone left over
@@ -73,7 +66,6 @@ def _code(text: str) -> str | None:
     return found.group(1) if found else None
 
 
-@CORE_SILENT_ON_REPEATS
 async def test_no_update_lost_or_applied_twice_across_a_kill(tmp_path: Path) -> None:
     chats = [880_001 + n for n in range(DRIVERS)]
     async with FakeTelegram() as fake:

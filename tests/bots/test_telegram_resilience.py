@@ -53,11 +53,6 @@ async def test_restart_mid_registration_continues_where_the_user_was(world: Worl
     assert done["text"].startswith(REGISTERED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core answers a repeated update id with nothing; it must answer with where the "
-    "chat stands (see test_crash_redelivery)",
-)
 async def test_the_same_update_twice_registers_once(world: World) -> None:
     driver = world.chat()
     await driver.start()

@@ -409,7 +409,9 @@ async def test_repeated_update_changes_nothing_twice(container: Container) -> No
     await driver.send(Pressed(Action.NO_CODE), event_id=10)
     assert driver.texts[0] == "Регистрация завершена!"
     again = await driver.send(Pressed(Action.NO_CODE), event_id=10)
-    assert again == []
+    # Answered again (the first reply may have been lost to a crash), applied once.
+    assert len(again) == 1
+    assert "Ваш реферальный код" in again[0] or driver.texts[-1] in again
     assert await count(container, t.drivers) == 1
 
 
@@ -481,7 +483,11 @@ async def test_same_update_twice_concurrently(container: Container) -> None:
         driver.send(Pressed(Action.NO_CODE), event_id=50),
         driver.send(Pressed(Action.NO_CODE), event_id=50),
     )
-    assert sorted(len(r) for r in results) == [0, 2]
+    # One applies it (completion, code, ...); the repeat is answered with the code only.
+    repeat, applied = sorted(results, key=len)
+    assert len(repeat) == 1
+    assert "Регистрация завершена!" in applied
+    assert repeat[0] in applied
     assert await count(container, t.drivers) == 1
 
 
