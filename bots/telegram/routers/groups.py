@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message
 
+from bots.telegram.filters import ChatTypeIs, HasText
 from bots.telegram.responder import Responder
 
 
 def make_router() -> Router:
     router = Router(name="groups")
     router.message.register(
-        on_group_message, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}), F.text
+        on_group_message, ChatTypeIs(ChatType.GROUP, ChatType.SUPERGROUP), HasText()
     )
     # Channel posts have no handler: aiogram leaves them unhandled and nothing is sent.
     return router

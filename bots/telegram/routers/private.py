@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message, Update
 
+from bots.telegram.filters import ChatTypeIs
 from bots.telegram.incoming import event_for_message
 from bots.telegram.responder import Responder
 
@@ -15,7 +16,7 @@ def make_router() -> Router:
     # One handler instead of one per content type: the mapping to core events is a pure
     # function (bots.telegram.incoming), and core decides what each event means per step,
     # including the hint for stickers, photos, voice and locations.
-    router.message.register(on_message, F.chat.type == ChatType.PRIVATE)
+    router.message.register(on_message, ChatTypeIs(ChatType.PRIVATE))
     return router
 
 
