@@ -16,6 +16,7 @@ class Action(StrEnum):
 
     NO_CODE = "no_code"
     MY_CODE = "my_code"
+    MY_BONUS = "my_bonus"
     RESEND_SMS = "resend_sms"
     CHANGE_PHONE = "change_phone"
     ALERTS_INSTANT = "alerts_instant"
@@ -76,6 +77,7 @@ class Answer:
 ACTION_LABELS: dict[Action, str] = {
     Action.NO_CODE: "btn-no-code",
     Action.MY_CODE: "btn-my-code",
+    Action.MY_BONUS: "btn-my-bonus",
     Action.RESEND_SMS: "btn-resend-sms",
     Action.CHANGE_PHONE: "btn-change-phone",
     Action.ALERTS_INSTANT: "btn-alerts-instant",

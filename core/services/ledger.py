@@ -337,6 +337,21 @@ class _Import:
         self.new_orders, self.new_rows, self.new_ids = [], [], set()
 
 
+def read_statement(
+    ledger: LedgerRepository, owner: Beneficiary, month: str, recent: int = 5
+) -> Statement:
+    """One beneficiary's statement, inside the caller's unit of work (the bots' flow runs
+    in ``Database.run`` and reads it there)."""
+    return Statement(
+        owner=owner,
+        balance=ledger.balance(owner),
+        month=month,
+        month_kopecks=ledger.month_total(owner, month),
+        referrals=ledger.referral_count(owner),
+        recent=ledger.entries(owner, limit=recent),
+    )
+
+
 def refuse_cycle(
     ledger: LedgerRepository, park: str, driver_id: int, referrer: Beneficiary | None
 ) -> None:
@@ -400,19 +415,7 @@ class LedgerService:
     async def statement(self, park: str, owner: Beneficiary, *, recent: int = 5) -> Statement:
         """What «Мои бонусы» shows: balance, this month's accruals, referrals, last rows."""
         month = self.program(park).month(self._clock.now())
-
-        def work(uow: UnitOfWork) -> Statement:
-            ledger = uow.ledger
-            return Statement(
-                owner=owner,
-                balance=ledger.balance(owner),
-                month=month,
-                month_kopecks=ledger.month_total(owner, month),
-                referrals=ledger.referral_count(owner),
-                recent=ledger.entries(owner, limit=recent),
-            )
-
-        return await self._db.read(work)
+        return await self._db.read(lambda uow: read_statement(uow.ledger, owner, month, recent))
 
     async def owners(self, park: str, phone: str) -> list[Beneficiary]:
         """The park's driver and partner with this (normalized) phone, if any."""

@@ -19,6 +19,8 @@ from tests.bots.telegram_harness import (
     url_buttons,
 )
 
+MY_BONUS = "Мои бонусы"  # the button shown beside the code once registered
+
 PARTNER_PHONE = "+79160000042"
 
 
@@ -36,7 +38,7 @@ async def test_partner_links_the_chat_and_gets_the_code(world: World) -> None:
     [linked] = await chat.share_contact(PARTNER_PHONE.removeprefix("+"))
     assert linked["text"].startswith("Вы партнёр реферальной программы таксопарка «Мос ГорТакси».")
     assert own_code(linked["text"]) == partner.code
-    assert keyboard(linked) == [{"text": MY_CODE}]
+    assert keyboard(linked) == [{"text": MY_CODE}, {"text": MY_BONUS}]
     [stored] = await world.container.admin.list_partners("mos")
     assert stored.telegram_chat_id == chat.user_id
 
@@ -95,7 +97,7 @@ async def test_registered_driver_asks_for_the_code(world: World) -> None:
     code = await driver.register("+79161234567")
     [again] = await driver.say("/code")
     assert own_code(again["text"]) == code
-    assert keyboard(again) == [{"text": MY_CODE}]
+    assert keyboard(again) == [{"text": MY_CODE}, {"text": MY_BONUS}]
     [again] = await driver.start()
     assert again["text"].startswith("Здравствуйте!")
     assert own_code(again["text"]) == code

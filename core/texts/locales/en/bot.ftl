@@ -49,6 +49,16 @@ help = This bot registers drivers of “{ $park }” and gives out referral code
 btn-share-phone = Share phone number
 btn-no-code = I have no referral code
 btn-my-code = My referral code
+btn-my-bonus = My bonuses
+my-bonus =
+    Balance: { $balance }
+    Available to withdraw: { $available }
+    Accrued this month: { $month }
+    Referrals: { $referrals }
+    Latest accruals:
+    { $recent }
+bonus-entry = { $amount } — order { $order }, level { $level }
+bonus-none = none yet
 btn-resend-sms = Send the code again
 btn-change-phone = Change number
 link-open-bot = Open @{ $bot }

@@ -49,6 +49,16 @@ help = Этот бот регистрирует водителей таксоп�
 btn-share-phone = Отправить номер телефона
 btn-no-code = У меня нет реферального кода
 btn-my-code = Мой реферальный код
+btn-my-bonus = Мои бонусы
+my-bonus =
+    Баланс: { $balance }
+    Доступно к выводу: { $available }
+    Начислено в этом месяце: { $month }
+    Рефералов: { $referrals }
+    Последние начисления:
+    { $recent }
+bonus-entry = { $amount } — заказ { $order }, уровень { $level }
+bonus-none = пока нет
 btn-resend-sms = Отправить код ещё раз
 btn-change-phone = Изменить номер
 link-open-bot = Открыть @{ $bot }
