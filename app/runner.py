@@ -107,6 +107,10 @@ def configured_parts(container: Container, *, web: bool = True) -> list[Part]:
     parts: list[Part] = []
     if web and settings.web is not None:
         parts.append(web_part(container))
+    if any(p.webhook_url for p in settings.parks):
+        from app.wiring_webhooks import webhook_part
+
+        parts.append(webhook_part(container))
     telegram = None
     if any(p.telegram_token for p in settings.parks):
         telegram = telegram_front_end(container)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from core.services.app_registration import AppRegistrationService
 from core.services.landing import LandingService
-from core.services.ledger import LedgerService
 from core.services.partner_cabinet import PartnerCabinet
 
 if TYPE_CHECKING:
@@ -42,10 +41,7 @@ def api_extensions(container: Container, landing: LandingService) -> list[Extens
     def install(app: FastAPI) -> None:
         install_api_errors(app, catalog)
         app.include_router(app_router(app_registration, keys, catalog))
-        # The bonus ledger's service, once the composition root has one (payout requests).
-        ledger = container.extras.get("ledger")
-        ledger = ledger if isinstance(ledger, LedgerService) else None
-        app.include_router(partner_router(cabinet, catalog, ledger))
+        app.include_router(partner_router(cabinet, catalog, container.ledger))
         token = app.state.options.admin_token  # [web] admin_token; None: every call is 401
         app.include_router(admin_router(container.admin, cabinet, token))
 

@@ -19,6 +19,7 @@ from core.services.webhooks import (
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
+    from scheduler.webhooks import WebhookScheduler
 
 RELAY = "webhook_relay"  # the container.extras key
 
@@ -46,3 +47,16 @@ def install_webhooks(container: Container, poster: WebhookPoster | None = None) 
     relay = WebhookRelay(container.db, container.clock, poster, endpoints)
     container.extras[RELAY] = relay
     return relay
+
+
+def webhook_part(container: Container) -> WebhookScheduler:
+    """``taxireg run``'s part that POSTs due webhooks every few seconds."""
+    from datetime import datetime
+
+    from scheduler.webhooks import WebhookScheduler
+
+    relay = install_webhooks(container)
+    interval = container.settings.notifications.deliver_interval_seconds
+    return WebhookScheduler(
+        relay.run, container.leases, interval, lambda: datetime.now().astimezone()
+    )

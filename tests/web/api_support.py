@@ -67,7 +67,7 @@ async def serve_api(
     )
     container = await build(config, clock=clock, sms=sms)
     if prepare is not None:
-        prepare(container)  # e.g. put the bonus ledger's service in container.extras
+        prepare(container)  # e.g. give the container a bonus ledger with test rules
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     options = WebOptions(host="127.0.0.1", port=port, public_url=base, admin_token=ADMIN_TOKEN)

@@ -233,7 +233,7 @@ async def test_balance_accruals_and_payouts(
     from tests.integration.ledger_env import program
 
     def with_ledger(container: Container) -> None:
-        container.extras["ledger"] = LedgerService(container.db, {"mos": program()}, clock)
+        container.ledger = LedgerService(container.db, {"mos": program()}, clock)
 
     async with serve_api(database_url, tmp_path, clock, sms, prepare=with_ledger) as api:
         admin = api.container.admin
@@ -248,7 +248,7 @@ async def test_balance_accruals_and_payouts(
             )
             assert driver is not None
             ids[phone] = driver.id
-        ledger = api.container.extras["ledger"]
+        ledger = api.container.ledger
         assert isinstance(ledger, LedgerService)
         at = clock.now() + timedelta(hours=1)
         orders = [
