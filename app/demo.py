@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,14 @@ How to try it:
 """
 
 
-def demo_settings(data_dir: Path, verbose: bool) -> Settings:
+def free_port() -> int:
+    """A loopback port nobody listens on now, for the demo's landing page."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_settings(data_dir: Path, verbose: bool, port: int | None = None) -> Settings:
     """Settings from a config file written into ``data_dir``.
 
     The file exists so that another terminal can run ``taxireg --config <it> driver show
@@ -53,11 +61,16 @@ def demo_settings(data_dir: Path, verbose: bool) -> Settings:
     and the keyword overrides (which beat the environment) keep ``TAXIREG_DATABASE__URL``
     and friends from pointing the demo at a real database.
     """
+    port = port or free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    # The parks' referral links point at the demo's own landing page, so they open.
+    parks = [{**park, "landing_url": f"{public_url}/ref"} for park in DEMO_PARKS]
     overrides: dict[str, Any] = {
         "data_dir": data_dir,
         "database": {"url": f"sqlite:///{data_dir / 'demo.db'}", "echo": False},
         "sms": {"sender": "log"},
-        "parks": DEMO_PARKS,
+        "parks": parks,
+        "web": {"host": "127.0.0.1", "port": port, "public_url": public_url},
         "notifications": {"enabled": False},
         "logging": {"level": "INFO" if verbose else "WARNING", "json": False},
     }
@@ -72,7 +85,7 @@ def _toml(overrides: dict[str, Any]) -> str:
         return json.dumps(v if isinstance(v, bool | int) else str(v), ensure_ascii=False)
 
     lines = ["# Written by `taxireg demo`.", f"data_dir = {value(overrides['data_dir'])}"]
-    for section in ("database", "sms", "notifications", "logging"):
+    for section in ("database", "sms", "web", "notifications", "logging"):
         lines.append(f"\n[{section}]")
         lines.extend(f"{k} = {value(v)}" for k, v in overrides[section].items())
     for park in overrides["parks"]:
@@ -97,14 +110,18 @@ async def run_demo(data_dir: str | None, park: str | None = None, verbose: bool 
         settings = demo_settings(path, verbose)
         setup_logging(settings.logging)
         container = await build(settings, sms=LogSms(echo=write))
+        web = None
         try:
             await _seed(container)
-            await _introduce(container, path, temporary, write)
+            web = await _serve_web(container, write)
+            await _introduce(container, path, temporary, write, web is not None)
             chat = TerminalChat(
                 container.registration, container.catalog, park or DEMO_PARKS[0]["slug"], write
             )
             await chat.run(in_thread(stdin_reader(echo=write)))
         finally:
+            if web is not None:
+                await web.stop()
             await container.aclose()
     finally:
         if temporary:
@@ -121,7 +138,22 @@ async def _seed(container: Any) -> None:
             await container.admin.add_partner(slug, phone, name)
 
 
-async def _introduce(container: Any, path: Path, temporary: bool, write: Any) -> None:
+async def _serve_web(container: Any, write: Any) -> Any:
+    """The landing page on 127.0.0.1, as `taxireg run` serves it; the chat works without it."""
+    from app.runner import web_part
+
+    part = web_part(container)
+    try:
+        await part.start()
+    except OSError as exc:
+        write(f"(landing page not served: {exc.strerror or exc})")
+        return None
+    return part
+
+
+async def _introduce(
+    container: Any, path: Path, temporary: bool, write: Any, web: bool = False
+) -> None:
     where = "a temporary directory, deleted on exit" if temporary else "kept for next time"
     write(f"taxireg demo: SQLite database in {path} ({where})\n")
     write("Parks:")
@@ -131,8 +163,13 @@ async def _introduce(container: Any, path: Path, temporary: bool, write: Any) ->
             f"landing {park.landing_url}"
         )
     write("\nPartners (their referral codes work in their own park only):")
-    for partner in await container.admin.list_partners():
+    partners = await container.admin.list_partners()
+    for partner in partners:
         write(f"  {partner.park:<12} partner {partner.name} {partner.phone}  code {partner.code}")
+    if web and partners:
+        park = container.parks[partners[0].park]
+        write("\nThe partner's referral page (open it in a browser; QR code and bot buttons):")
+        write(f"  {park.referral_link(partners[0].code)}")
     write("\nAdmin commands against this database, from another terminal:")
     write(f"  taxireg --config {path / 'demo.toml'} partner list\n")
     write(HOW_TO)

@@ -339,7 +339,7 @@ async def test_demo_registers_two_drivers_through_piped_stdin(tmp_path: Path) ->
         send(mos)
         await until(f"Реферальный код {mos} принят")
         own = (await until(r"^Ваш реферальный код: (\S+)$"))[1]
-        await until(rf"https://mos-gortaxi\.ru/ref\?code={own}")
+        await until(rf"http://127\.0\.0\.1:\d+/ref\?code={own}")
 
         send("/new")
         await until("введите номер мобильного телефона")
