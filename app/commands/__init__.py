@@ -19,5 +19,6 @@ MODULES: tuple[str, ...] = (
     "app.commands.webhooks",
     "app.commands.orders",
     "app.commands.ledger",
+    "app.commands.payouts",
     "app.commands.config",
 )

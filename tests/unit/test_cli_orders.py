@@ -5,6 +5,7 @@ nothing. Also the bonus rules' config check (one line, exit 2)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.bootstrap import build
@@ -115,3 +116,57 @@ def test_a_bad_bonus_rule_is_one_config_line_and_exit_2(tmp_path: Path) -> None:
     assert line.startswith("config error:")
     assert "bonus" in line
     assert "levels" in line
+
+
+async def test_payouts_list_process_confirm_and_a_refused_cancel(
+    db_url: str, tmp_path: Path
+) -> None:
+    from core.domain.bonus_config import program_from_config
+    from core.domain.bonus_records import OrderInput
+
+    first = await register(db_url, tmp_path, "+79160000001", None)
+    await register(db_url, tmp_path, "+79160000002", first)
+    app = await build(make_settings(db_url, tmp_path), migrate_db=False)
+    try:
+        rules = {
+            "payout_minimum_kopecks": 100_000,
+            "rules": [
+                {
+                    "version": 1,
+                    "starts_at": "2026-01-01T00:00:00+03:00",
+                    "levels": [{"fixed_kopecks": 100_000}],
+                }
+            ],
+        }
+        app.ledger.programs["mos"] = program_from_config("mos", "Europe/Moscow", rules)
+        at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        orders = [
+            OrderInput(f"o{i}", at, 500_000, "completed", driver_phone="+79160000002")
+            for i in range(3)
+        ]
+        assert (await app.ledger.import_orders("mos", orders)).accepted == 3
+        [owner] = await app.ledger.owners("mos", "+79160000001")
+        payout = await app.ledger.request_payout("mos", owner, 200_000)
+    finally:
+        await app.aclose()
+    cli = Cli(clean_env(TAXIREG_CONFIG=str(write_config(tmp_path / "t.toml", db_url, tmp_path))))
+
+    listed = cli("payouts", "list", "--park", "mos", "--status", "pending", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert (row["id"], row["amount_kopecks"], row["status"]) == (payout.id, 200_000, "pending")
+
+    processed = cli("payouts", "process", str(payout.id))
+    assert processed.returncode == 0, processed.stderr
+    assert "is now processing" in processed.stdout
+    confirmed = cli("payouts", "confirm", str(payout.id), "--note", "paid by bank", "--json")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert json.loads(confirmed.stdout)["status"] == "confirmed"
+
+    cancel, unknown = cli.many(("payouts", "cancel", str(payout.id)), ("payouts", "fail", "999"))
+    assert cancel.returncode == 1
+    assert "confirmed" in one_line_error(cancel)
+    assert unknown.returncode == 1
+    assert "no payout request 999" in one_line_error(unknown)
+    final = json.loads(cli("payouts", "list", "--json").stdout)
+    assert [(p["status"], p["note"]) for p in final] == [("confirmed", "paid by bank")]
