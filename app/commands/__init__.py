@@ -10,6 +10,7 @@ MODULES: tuple[str, ...] = (
     "app.commands.demo",
     "app.commands.run",
     "app.commands.migrate",
+    "app.commands.backup",
     "app.commands.status",
     "app.commands.parks",
     "app.commands.partner",
