@@ -132,6 +132,18 @@ class DriverRepository(Protocol):
         self, driver_id: int, code: str | None, kind: OwnerKind | None, owner_id: int | None
     ) -> None: ...
     def identities(self, driver_id: int) -> list[Identity]: ...
+    def set_mailing(
+        self, driver_id: int, at: datetime | None, channel: Channel | None, url: str | None
+    ) -> None:
+        """Record the mailing opt-in (``at`` set) or its withdrawal (all None)."""
+        ...
+
+    def forget(self, driver_id: int, at: datetime) -> bool:
+        """Erase the driver's personal data everywhere it is stored (phone, name, chat ids,
+        conversations, SMS log, alert and webhook payloads), keeping an anonymous row so
+        referral counts and ledger rows still add up. False if there is no such driver or it
+        was already forgotten."""
+        ...
 
 
 class ConversationRepository(Protocol):

@@ -23,6 +23,7 @@ class Action(StrEnum):
     ALERTS_DIGEST = "alerts_digest"
     QUIET_NIGHT = "quiet_night"
     QUIET_OFF = "quiet_off"
+    MAILING_ON = "mailing_on"
 
 
 class ButtonKind(StrEnum):
@@ -78,6 +79,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.NO_CODE: "btn-no-code",
     Action.MY_CODE: "btn-my-code",
     Action.MY_BONUS: "btn-my-bonus",
+    Action.MAILING_ON: "btn-mailing-on",
     Action.RESEND_SMS: "btn-resend-sms",
     Action.CHANGE_PHONE: "btn-change-phone",
     Action.ALERTS_INSTANT: "btn-alerts-instant",

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, select, text, update
+from sqlalchemy import Table, and_, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from core.domain.delivery import DRIVER_REGISTERED
 from core.domain.model import (
     Alerts,
     AuditEntry,
@@ -211,6 +212,78 @@ class SqlDrivers(_Repo):
         c = t.conversations
         stmt = select(c.c.channel, c.c.user_id).where(c.c.driver_id == driver_id).order_by(c.c.id)
         return [Identity(Channel(row.channel), row.user_id) for row in self.conn.execute(stmt)]
+
+    def set_mailing(
+        self, driver_id: int, at: datetime | None, channel: Channel | None, url: str | None
+    ) -> None:
+        stmt = (
+            update(t.drivers)
+            .where(t.drivers.c.id == driver_id)
+            .values(
+                mailing_at=at,
+                mailing_channel=channel.value if channel else None,
+                mailing_url=url,
+                updated_at=self.clock.now(),
+            )
+        )
+        self.conn.execute(stmt)
+
+    def forget(self, driver_id: int, at: datetime) -> bool:
+        d = t.drivers
+        row = self.conn.execute(
+            select(d.c.park_slug, d.c.phone).where(d.c.id == driver_id, d.c.forgotten_at.is_(None))
+        ).first()
+        if row is None:
+            return False
+        park, phone = row.park_slug, row.phone
+        c = t.conversations
+        # Conversations hold the chat ids, the phone and the name: the finished one and any
+        # unfinished one that reached the phone step with this number.
+        self.conn.execute(
+            delete(c).where(
+                or_(c.c.driver_id == driver_id, and_(c.c.park_slug == park, c.c.phone == phone))
+            )
+        )
+        self.conn.execute(delete(t.sms_sends).where(t.sms_sends.c.phone == phone))
+        # The partner's alert carried the name and phone; the row stays for delivery history.
+        o = t.outbox
+        key = f"{DRIVER_REGISTERED}:{driver_id}"
+        rows = self.conn.execute(select(o.c.id, o.c.payload).where(o.c.idempotency_key == key))
+        for out in rows:
+            scrubbed = {**out.payload, "name": None, "phone": None}
+            self.conn.execute(update(o).where(o.c.id == out.id).values(payload=scrubbed))
+        w = t.webhook_outbox
+        self.conn.execute(
+            update(w)
+            .where(w.c.park_slug == park, w.c.body.contains(phone))
+            .values(body=text_literal_erased())
+        )
+        # Earlier audit rows of phone or name changes would say what is being erased.
+        a = t.audit_log
+        self.conn.execute(
+            update(a)
+            .where(a.c.driver_id == driver_id, a.c.field.in_(("phone", "name")))
+            .values(old=None, new=None)
+        )
+        self.conn.execute(
+            update(d)
+            .where(d.c.id == driver_id)
+            .values(
+                phone=f"erased-{driver_id}",
+                name=None,
+                mailing_at=None,
+                mailing_channel=None,
+                mailing_url=None,
+                forgotten_at=at,
+                updated_at=at,
+            )
+        )
+        return True
+
+
+def text_literal_erased() -> str:
+    """What an erased driver's webhook body becomes: valid JSON that names no one."""
+    return '{"erased": true}'
 
 
 class SqlConversations(_Repo):

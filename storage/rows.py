@@ -59,6 +59,13 @@ def driver_from_row(row: Row[Any]) -> Driver:
         source_tag=row.source_tag,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        consent_at=row.consent_at,
+        consent_channel=Channel(row.consent_channel) if row.consent_channel else None,
+        consent_url=row.consent_url,
+        mailing_at=row.mailing_at,
+        mailing_channel=Channel(row.mailing_channel) if row.mailing_channel else None,
+        mailing_url=row.mailing_url,
+        forgotten_at=row.forgotten_at,
     )
 
 
@@ -76,6 +83,13 @@ def driver_values(driver: Driver) -> dict[str, Any]:
         "source_tag": driver.source_tag,
         "created_at": driver.created_at,
         "updated_at": driver.updated_at or driver.created_at,
+        "consent_at": driver.consent_at,
+        "consent_channel": driver.consent_channel.value if driver.consent_channel else None,
+        "consent_url": driver.consent_url,
+        "mailing_at": driver.mailing_at,
+        "mailing_channel": driver.mailing_channel.value if driver.mailing_channel else None,
+        "mailing_url": driver.mailing_url,
+        "forgotten_at": driver.forgotten_at,
     }
 
 

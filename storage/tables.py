@@ -76,6 +76,7 @@ parks = Table(
     Column("phone_region", String(2), nullable=False, server_default="RU"),
     Column("timezone", String(limits.TIMEZONE), nullable=False, server_default="Europe/Moscow"),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("privacy_url", String(limits.URL)),
 )
 
 codes = Table(
@@ -122,6 +123,14 @@ drivers = Table(
     Column("source_tag", String(limits.SOURCE_TAG)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # 152-FZ consent (processing, then the separate mailing opt-in) and erasure.
+    Column("consent_at", UTCDateTime),
+    Column("consent_channel", String(16)),
+    Column("consent_url", String(limits.URL)),
+    Column("mailing_at", UTCDateTime),
+    Column("mailing_channel", String(16)),
+    Column("mailing_url", String(limits.URL)),
+    Column("forgotten_at", UTCDateTime),
     UniqueConstraint("park_slug", "phone", name="uq_drivers_park_phone"),
     Index("ix_drivers_referrer", "referrer_kind", "referrer_id", "created_at"),
 )
@@ -154,6 +163,8 @@ conversations = Table(
     Column("last_event", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("consent_at", UTCDateTime),
+    Column("consent_url", String(limits.URL)),
     UniqueConstraint("park_slug", "channel", "user_id", name="uq_conversations_identity"),
     Index("ix_conversations_step_updated", "step", "updated_at"),
 )

@@ -54,6 +54,8 @@ class ParkSettings(Section):
     phone_region: str = _PARK_DEFAULTS["phone_region"]
     """Region for parsing phone numbers written without a country code."""
     timezone: str = _PARK_DEFAULTS["timezone"]
+    privacy_url: str | None = None
+    """The personal-data policy shown at the phone step (152-FZ consent)."""
     app_api_key: SecretStr | None = None
     """The key the park's app sends as ``X-Api-Key`` to the app registration API."""
     app_api_key_file: Path | None = None
@@ -77,7 +79,7 @@ class ParkSettings(Section):
     def _check_landing_url(cls, value: str) -> str:
         return check_http_url(value, limits.URL)
 
-    @field_validator("webhook_url")
+    @field_validator("webhook_url", "privacy_url")
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
         return None if value is None else check_http_url(value, limits.URL)

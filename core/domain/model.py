@@ -66,6 +66,8 @@ class Park:
     vk_screen_name: str | None = None
     phone_region: str = "RU"
     timezone: str = "Europe/Moscow"
+    # The personal-data policy shown at the phone step (152-FZ consent); None shows none.
+    privacy_url: str | None = None
 
     def referral_link(self, code: str) -> str:
         joiner = "&" if "?" in self.landing_url else "?"
@@ -146,6 +148,16 @@ class Driver:
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # 152-FZ: when consent to processing was given (with the phone), where, and which policy.
+    consent_at: datetime | None = None
+    consent_channel: Channel | None = None
+    consent_url: str | None = None
+    # Mailings are a separate opt-in; withdrawn (/stop) leaves mailing_at None.
+    mailing_at: datetime | None = None
+    mailing_channel: Channel | None = None
+    mailing_url: str | None = None
+    # Set by erasure: the row stays (counts, ledger) but holds nothing personal.
+    forgotten_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ class Conversation:
     last_event: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Consent to personal-data processing, given by sending the phone (152-FZ).
+    consent_at: datetime | None = None
+    consent_url: str | None = None
 
     @property
     def identity(self) -> Identity:

@@ -235,6 +235,25 @@ class MemoryDrivers(_Repo):
         convs = sorted(self.s.conversations.values(), key=lambda c: c.id or 0)
         return [c.identity for c in convs if c.driver_id == driver_id]
 
+    def set_mailing(
+        self, driver_id: int, at: datetime | None, channel: Channel | None, url: str | None
+    ) -> None:
+        driver = self.s.drivers.get(driver_id)
+        if driver is not None:
+            driver.mailing_at, driver.mailing_channel, driver.mailing_url = at, channel, url
+
+    def forget(self, driver_id: int, at: datetime) -> bool:
+        driver = self.s.drivers.get(driver_id)
+        if driver is None or driver.forgotten_at is not None:
+            return False
+        phone = driver.phone
+        driver.phone, driver.name, driver.forgotten_at = f"erased-{driver_id}", None, at
+        driver.mailing_at = driver.mailing_channel = driver.mailing_url = None
+        for key, conv in list(self.s.conversations.items()):
+            if conv.driver_id == driver_id or (conv.park == driver.park and conv.phone == phone):
+                del self.s.conversations[key]
+        return True
+
 
 class MemoryConversations(_Repo):
     def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None:
