@@ -95,8 +95,13 @@ class TrackingVK(FakeVK):
             poll.end = time.monotonic()
 
 
-def overlaps(polls: list[Poll]) -> list[tuple[Poll, Poll]]:
-    """Pairs of polls of one bot that were open at the same time (two pollers at once)."""
+def overlaps(polls: list[Poll], kills: list[float]) -> list[tuple[Poll, Poll]]:
+    """Pairs of polls of one bot that were open at the same time (two pollers at once).
+
+    A killed process's poll is not one: the server learns that its client hung up only on
+    its next loop turn, so such a poll (cut by its client, ``status`` None, within a second
+    of a kill) may seem to end a moment after the next holder's first poll began.
+    """
     found = []
     by_bot: dict[str, list[Poll]] = {}
     for poll in polls:
@@ -104,7 +109,14 @@ def overlaps(polls: list[Poll]) -> list[tuple[Poll, Poll]]:
     for bot_polls in by_bot.values():
         ordered = sorted(bot_polls, key=lambda p: p.start)
         for earlier, later in itertools.pairwise(ordered):
-            if earlier.end is None or later.start < earlier.end:
+            if earlier.end is not None and later.start >= earlier.end:
+                continue
+            cut_by_kill = (
+                earlier.status is None
+                and earlier.end is not None
+                and any(earlier.start < k <= later.start and earlier.end - k < 1.0 for k in kills)
+            )
+            if not cut_by_kill:
                 found.append((earlier, later))
     return found
 
@@ -162,9 +174,12 @@ class SmsGateway:
 # What a driver reads in the bot's messages (ru catalog) and does next.
 CODE = "Ваш реферальный код:"
 DONE, NO_CODE, SMS_CODE, PHONE, START = "done", "no-code", "sms-code", "phone", "start"
+RESEND = "resend"
 PROMPTS = (
     (CODE, DONE),
     ("Введите реферальный код", NO_CODE),
+    ("Слишком много неверных попыток", RESEND),
+    ("Срок действия кода истёк", RESEND),
     ("Мы отправили SMS", SMS_CODE),
     ("Новый код можно запросить", SMS_CODE),
     ("Неверный код", SMS_CODE),
@@ -240,6 +255,10 @@ def vk_driver(vk: FakeVK, group: int, peer: int, phone: str, sms: SmsGateway) ->
             event = vk_updates.message_new(peer, phone)
         elif step == SMS_CODE:
             event = vk_updates.message_new(peer, sms.last_code(phone) or "000000")
+        elif step == RESEND:  # the «Отправить код ещё раз» button
+            event = vk_updates.message_new(
+                peer, "Отправить код ещё раз", payload={"action": Action.RESEND_SMS.value}
+            )
         elif step == NO_CODE:
             payload = {"action": Action.NO_CODE.value}
             event = vk_updates.message_new(peer, NO_CODE_LABEL, payload=payload)
