@@ -78,11 +78,14 @@ class SqlDatabase:
         )
 
     async def run_on_connection(
-        self, work: Callable[[Connection], T], *, readonly: bool = False
+        self, work: Callable[[Connection], T], *, readonly: bool = False, schema: bool = False
     ) -> T:
-        """``work`` on a plain connection inside one transaction (migrations, leases, stats)."""
+        """``work`` on a plain connection inside one transaction (migrations, leases, stats).
+
+        ``schema``: SQLite checks no foreign keys meanwhile, as Alembic's batch mode needs to
+        rebuild a table that others refer to (SQLite's documented procedure for ALTER)."""
         if self._sqlite is not None:
-            return await self._sqlite.submit(work, readonly=readonly)
+            return await self._sqlite.submit(work, readonly=readonly, schema=schema)
         async with self.async_engine.begin() as conn:
             return await conn.run_sync(work)
 
@@ -106,17 +109,33 @@ class _SqliteRunner:
         self.engine = _sqlite_engine(database, echo=echo)
         self._conn: Connection | None = None
 
-    async def submit(self, work: Callable[[Connection], T], *, readonly: bool) -> T:
+    async def submit(
+        self, work: Callable[[Connection], T], *, readonly: bool, schema: bool = False
+    ) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, work, readonly)
+        return await loop.run_in_executor(
+            self._executor, self._transaction, work, readonly, schema
+        )
 
-    def _transaction(self, work: Callable[[Connection], T], readonly: bool) -> T:
+    def _transaction(self, work: Callable[[Connection], T], readonly: bool, schema: bool) -> T:
         conn = self._connection()
         # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails later on
         # upgrading a read lock when another process writes; reads need no lock at all.
         conn.info["begin"] = "BEGIN" if readonly else "BEGIN IMMEDIATE"
-        with conn.begin():
-            return work(conn)
+        raw = conn.connection.driver_connection
+        if schema:  # only outside a transaction does SQLite take this pragma
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                result = work(conn)
+                if schema:
+                    problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if problems:
+                        raise RuntimeError(f"foreign keys broken by a migration: {problems[:3]}")
+                return result
+        finally:
+            if schema:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:

@@ -29,13 +29,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade(db: SqlDatabase, revision: str = "head") -> None:
     await db.run_on_connection(
-        lambda c: _locked(c, lambda: command.upgrade(alembic_config(c), revision))
+        lambda c: _locked(c, lambda: command.upgrade(alembic_config(c), revision)), schema=True
     )
 
 
 async def downgrade(db: SqlDatabase, revision: str) -> None:
     await db.run_on_connection(
-        lambda c: _locked(c, lambda: command.downgrade(alembic_config(c), revision))
+        lambda c: _locked(c, lambda: command.downgrade(alembic_config(c), revision)),
+        schema=True,
     )
 
 
