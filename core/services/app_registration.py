@@ -225,6 +225,10 @@ class AppRegistrationService:
         if name and not conv.name:
             conv.name = clean_name(name, limits.PERSON_NAME)
         if conv.step is Step.OTP:
+            # The app shows the park's policy beside its phone field: submitting the number
+            # there is the consent, recorded like a bot's.
+            if conv.consent_at is None:
+                flow.give_consent()
             flow.phone_confirmed(phone)
             conv.otp_hash, conv.otp_expires_at = kept
         if conv.step in (Step.DONE, Step.PARTNER):

@@ -320,6 +320,8 @@ class _Flow:
             return self.my_bonus()
         if name == "settings":
             return self.show_settings()
+        if name == "news" and self.conv.step is Step.DONE:
+            return self.set_mailing(True)
         if name == "stop":
             return self.set_mailing(False)
         if name == "help":
@@ -548,8 +550,7 @@ class _Flow:
         for hook in self.service.on_registered:
             hook(uow, stored)
         self.outcome = f"registered_{source.value}"
-        offer = Reply("mailing-offer", keyboard=(Button.of(Action.MAILING_ON), _MY_CODE))
-        return [Reply("registered"), self.code_reply(code), offer]
+        return [Reply("registered"), self.code_reply(code)]
 
     # -- mailing consent ------------------------------------------------------------------
 

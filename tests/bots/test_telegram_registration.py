@@ -11,6 +11,7 @@ from tests.bots.telegram_harness import (
     ASK_CODE,
     ASK_CONTACT,
     MOS_TOKEN,
+    MY_BONUS,
     MY_CODE,
     NO_CODE,
     REGISTERED,
@@ -57,7 +58,7 @@ async def test_deep_link_registration_asks_no_code(world: World) -> None:
         f"{REGISTERED}\n\nВаш реферальный код: {code}\n"
         f"Ссылки для регистрации в приложениях и ботах: https://mos-gortaxi.ru/ref?code={code}"
     )
-    assert keyboard(done) == [{"text": MY_CODE}]
+    assert keyboard(done) == [{"text": MY_CODE}, {"text": MY_BONUS}]
 
     card = await world.container.admin.driver_card("mos", PHONE)
     assert card.driver.entered_code == partner.code
@@ -77,7 +78,7 @@ async def test_typed_code_after_the_phone(world: World) -> None:
 
     [done] = await driver.say(partner.code.upper())
     assert done["text"].startswith(f"Реферальный код {partner.code} принят.\n\n{REGISTERED}")
-    assert keyboard(done) == [{"text": MY_CODE}]
+    assert keyboard(done) == [{"text": MY_CODE}, {"text": MY_BONUS}]
     card = await world.container.admin.driver_card("mos", PHONE)
     assert card.driver.entered_code == partner.code
 

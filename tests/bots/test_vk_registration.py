@@ -76,7 +76,7 @@ async def test_registration_from_ref_link_asks_no_code(
         code=card.driver.own_code,
         url=f"https://mos-gortaxi.ru/ref?code={card.driver.own_code}",
     )
-    assert payloads(done[1]) == [{"action": "my_code"}]
+    assert payloads(done[1]) == [{"action": "my_code"}, {"action": "my_bonus"}]
     assert not any(t(vk, "ask-referral-code") == s.message for s in user.received())
     driver = card.driver
     assert (driver.entered_code, driver.source, driver.source_tag) == (

@@ -71,7 +71,7 @@ async def test_deep_link_registration_asks_no_code(container: Container) -> None
     assert card.driver.source_tag == "flyer"
     assert card.driver.name == "Пётр"
     assert card.referrer_name == "Иван"
-    assert driver.keyboard == ["Мой реферальный код"]
+    assert driver.keyboard == ["Мой реферальный код", "Мои бонусы"]
 
     [event] = await outbox_rows(container)
     assert event["kind"] == "driver_registered"
