@@ -40,6 +40,10 @@ class ParkSettings(Section):
     name: str = Field(min_length=1)
     landing_url: str
     """Where a registered driver is sent (the park's referral landing page)."""
+    app_store_url: str | None = None
+    """The park's driver app in the App Store, shown on the landing page."""
+    play_store_url: str | None = None
+    """... and in Google Play."""
     telegram_token: SecretStr | None = None
     telegram_token_file: Path | None = None
     """A file holding ``telegram_token`` (see ``app.settings.secret_files``)."""
@@ -78,6 +82,11 @@ class ParkSettings(Section):
     @classmethod
     def _check_landing_url(cls, value: str) -> str:
         return check_http_url(value, limits.URL)
+
+    @field_validator("app_store_url", "play_store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value, limits.URL)
 
     @field_validator("webhook_url", "privacy_url")
     @classmethod
