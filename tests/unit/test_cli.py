@@ -49,7 +49,8 @@ def write_config(path: Path, database_url: str, data_dir: Path) -> Path:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXIREG_")}
+    # Case-insensitive, as pydantic-settings reads them.
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
     env.update(extra)
     return env
 

@@ -4,13 +4,13 @@ container (real SQLite, or PostgreSQL when configured) that ``taxireg run`` buil
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 
 from app.bootstrap import Container
+from app.demo import free_port
 from app.wiring_web import WebPart, web_app
 from core.domain.landing import AppLinks
 from web.metrics import Metrics
@@ -31,12 +31,6 @@ class Web:
 
     def page(self, code: str, src: str | None = None) -> str:
         return f"{self.base}/ref?code={code}" + (f"&src={src}" if src else "")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

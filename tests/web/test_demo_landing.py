@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,11 +10,13 @@ from pathlib import Path
 
 import httpx
 
+from tests.unit.test_cli import clean_env
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_prints_a_landing_url_that_opens() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
+    env = clean_env()
     demo = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "demo"],
         cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.unit.test_cli import clean_env
 from tests.web.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,8 +39,7 @@ telegram_username = "mos_gortaxi_bot"
 
 
 def _env(config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
-    return {**env, "TAXIREG_CONFIG": str(config)}
+    return clean_env(TAXIREG_CONFIG=str(config))
 
 
 def _wait_ready(base: str, process: subprocess.Popen[str], seconds: float = 60) -> httpx.Response:
