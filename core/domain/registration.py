@@ -132,6 +132,17 @@ class Conversation:
 
     # -- one-time SMS codes ---------------------------------------------------------------
 
+    def issued_by(self, event_id: int | None) -> bool:
+        """True if ``event_id`` is the last update applied and it left a fresh, untried code:
+        the update that sent the SMS (a later update would have moved ``last_event``)."""
+        return (
+            event_id is not None
+            and event_id == self.last_event
+            and self.step is Step.OTP
+            and self.otp_hash is not None
+            and self.otp_attempts == 0
+        )
+
     def resend_wait(self, now: datetime, limits: Limits) -> int:
         """Seconds until this chat may get another SMS, to any number; 0 if now."""
         return math.ceil(sms_limits.pause_wait(now, self.otp_sent_at, limits.otp_resend))
@@ -140,7 +151,7 @@ class Conversation:
         return self._chat_quota_wait(now, limits) == 0
 
     def sms_wait(
-        self, now: datetime, limits: Limits, phone_sends: Iterable[datetime]
+        self, now: datetime, limits: Limits, phone_sends: Iterable[datetime], pause: bool = True
     ) -> SmsWait | None:
         """None if a code may be sent now, else the limit that refuses it and how long to wait.
 
@@ -150,8 +161,10 @@ class Conversation:
         """
         return sms_limits.refusal(
             {
-                SmsLimit.CHAT_PAUSE: sms_limits.pause_wait(
-                    now, self.otp_sent_at, limits.otp_resend
+                SmsLimit.CHAT_PAUSE: (
+                    sms_limits.pause_wait(now, self.otp_sent_at, limits.otp_resend)
+                    if pause
+                    else 0.0
                 ),
                 SmsLimit.CHAT_QUOTA: self._chat_quota_wait(now, limits),
                 SmsLimit.PHONE_QUOTA: sms_limits.phone_wait(

@@ -110,6 +110,12 @@ class RegistrationService:
             # A channel redelivers an update whose reply a crash may have cut off after the
             # commit: answer with where the chat stands, and apply nothing a second time.
             log.info("duplicate update answered again", extra={"park": park.slug})
+            if conv.issued_by(incoming.event_id):
+                # A crash may also have cut off the SMS, which leaves after the commit: the
+                # code is re-issued, or the driver would wait out the pause for nothing.
+                replies = flow.send_otp(conv.phone or "", pause=False)
+                uow.conversations.save(conv)
+                return flow, Answer(conv.lang, tuple(replies))
             done = conv.step in (Step.DONE, Step.PARTNER)
             replies = flow.my_code() if done else flow.prompt()
             flow.outcome = "duplicate"
@@ -351,11 +357,11 @@ class _Flow:
         self.conv.consent_at = self.service._clock.now()
         self.conv.consent_url = self.park.privacy_url
 
-    def send_otp(self, phone: str) -> list[Reply]:
+    def send_otp(self, phone: str, pause: bool = True) -> list[Reply]:
         conv, now, sms_log = self.conv, self.service._clock.now(), self.uow.sms
         # Limits hold per chat (any number) and per number (every chat, channel and park).
         sent = sms_log.sent_since(phone, now - self.limits.sms_lookback)
-        wait = conv.sms_wait(now, self.limits, sent)
+        wait = conv.sms_wait(now, self.limits, sent, pause=pause)
         if wait is not None:
             self.outcome = f"sms_{wait.limit.value}"
             keyboard = _otp_keyboard() if conv.phone else ()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.bootstrap import Container
 from core.domain.model import Channel, OwnerKind, Source
-from core.events import Pressed
+from core.events import Pressed, Text
 from core.replies import Action
 from storage import tables as t
 from tests.fakes.clock import FakeClock
@@ -294,6 +294,43 @@ async def test_sms_confirmation(container: Container, clock: FakeClock) -> None:
     if new_code != code:
         assert (await driver.say(code))[0].startswith("Неверный код")  # the old one is void
     assert await driver.say(f"{new_code[:3]} {new_code[3:]}") == [ASK_CODE]
+
+
+async def test_a_redelivered_phone_update_sends_a_new_code(
+    container: Container, clock: FakeClock
+) -> None:
+    # kill -9 between the commit and the SMS: the channel redelivers the phone update. The
+    # first SMS may never have left, so a fresh code goes out at once (no 60 s pause), and
+    # only the fresh code confirms.
+    sms: RecordingSms = container.sms  # type: ignore[assignment]
+    driver = Person(container, "mos", channel=Channel.VK)
+    await driver.start()
+    await driver.send(Text("+7 916 123-45-67"), event_id=20)
+    first = sms.last_code(PHONE)
+    clock.advance(seconds=1)
+    again = await driver.send(Text("+7 916 123-45-67"), event_id=20)
+    assert again[0].startswith("Мы отправили SMS с кодом")
+    assert len(sms.sent) == 2
+    second = sms.last_code(PHONE)
+    driver.event_id = 20
+    if second != first:
+        assert (await driver.say(first))[0].startswith("Неверный код")
+        assert (await driver.say(second)) == [ASK_CODE]
+    else:
+        assert (await driver.say(second)) == [ASK_CODE]
+    assert await count(container, t.drivers) == 0  # the referral step is next
+
+
+async def test_a_redelivered_wrong_code_sends_no_new_code(container: Container) -> None:
+    sms: RecordingSms = container.sms  # type: ignore[assignment]
+    driver = Person(container, "mos", channel=Channel.VK)
+    await driver.start()
+    await driver.say(PHONE)
+    wrong = "000000" if sms.last_code(PHONE) != "000000" else "111111"
+    await driver.send(Text(wrong), event_id=30)
+    again = await driver.send(Text(wrong), event_id=30)
+    assert len(sms.sent) == 1  # the code was tried, so it had arrived: nothing re-sent
+    assert again[0].startswith("Мы отправили SMS")  # the prompt of the step, once more
 
 
 async def test_sms_code_expires_and_locks(container: Container, clock: FakeClock) -> None:
