@@ -45,6 +45,7 @@ from core.domain.model import (
     PhoneOwner,
 )
 from core.domain.registration import Conversation
+from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
 from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
 
 T = TypeVar("T")
@@ -489,3 +490,38 @@ class Messenger(Protocol):
     def send(self, park: str, chat_id: int, text: str) -> Awaitable[SendResult]:
         """Send; every answer, error or timeout is reported as a send result, never raised."""
         ...
+
+
+# -- telemetry (counters for operators) ---------------------------------------------------
+
+
+class Telemetry(Protocol):
+    """Counts what the running parts do; implemented by the web front end's ``/metrics``.
+
+    Calls never raise and never block; a process without metrics uses ``NoTelemetry``.
+    """
+
+    def update_handled(self, park: str, channel: Channel, outcome: UpdateOutcome) -> None: ...
+    def registered(self, park: str, channel: Channel) -> None: ...
+    def alert(self, park: str, outcome: DeliveryOutcome) -> None: ...
+    def webhook(self, park: str, outcome: DeliveryOutcome) -> None: ...
+    def set_outbox_backlog(self, count: int) -> None: ...
+
+
+class NoTelemetry:
+    """Counts nothing: the default of every service."""
+
+    def update_handled(self, park: str, channel: Channel, outcome: UpdateOutcome) -> None:
+        pass
+
+    def registered(self, park: str, channel: Channel) -> None:
+        pass
+
+    def alert(self, park: str, outcome: DeliveryOutcome) -> None:
+        pass
+
+    def webhook(self, park: str, outcome: DeliveryOutcome) -> None:
+        pass
+
+    def set_outbox_backlog(self, count: int) -> None:
+        pass

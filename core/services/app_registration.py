@@ -164,11 +164,15 @@ class AppRegistrationService:
             return AppResult(AppOutcome.PHONE_INVALID)
         for _ in range(_ATTEMPTS):
             try:
-                return await self._reg._db.run(
+                result = await self._reg._db.run(
                     lambda uow: self._register(uow, park, phone, sms_code, promo_code, name)
                 )
             except StaleState:
                 log.info("app registration raced, retrying", extra={"park": park.slug})
+                continue
+            if result.outcome is AppOutcome.REGISTERED:
+                self._reg.telemetry.registered(park.slug, Channel.APP)
+            return result
         return AppResult(AppOutcome.TRY_LATER)
 
     def _register(

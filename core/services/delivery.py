@@ -53,7 +53,17 @@ from core.domain.delivery import (
     quiet_until,
 )
 from core.domain.model import Alerts, OwnerKind, Park
-from core.ports import Clock, Database, Lease, LeaseFactory, Messenger, UnitOfWork
+from core.domain.telemetry import DeliveryOutcome
+from core.ports import (
+    Clock,
+    Database,
+    Lease,
+    LeaseFactory,
+    Messenger,
+    NoTelemetry,
+    Telemetry,
+    UnitOfWork,
+)
 from core.services.alert_texts import CannotRender, render
 from core.services.pacing import BotPacer, Monotonic
 from core.texts import Catalog
@@ -230,6 +240,19 @@ def outcome_of(
     raise AssertionError(f"unhandled send result {result!r}")
 
 
+def alert_outcome(outcomes: list[Outcome]) -> DeliveryOutcome | None:
+    """What a send's recorded outcomes count as in the metrics."""
+    for outcome in outcomes:
+        match outcome:
+            case Sent():
+                return DeliveryOutcome.SENT
+            case Retry():
+                return DeliveryOutcome.RETRIED
+            case Final():
+                return DeliveryOutcome.FAILED
+    return None
+
+
 class _BotLane:
     """One bot's sender: its lease, its pacing, its one send at a time."""
 
@@ -303,8 +326,10 @@ class DeliveryService:
         leases: LeaseFactory | None = None,
         rng: random.Random | None = None,
         monotonic: Monotonic = time.monotonic,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.db = db
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.messenger = messenger
         self.catalog = catalog
         self.parks = dict(parks)
@@ -440,6 +465,8 @@ class DeliveryService:
                     lane.pacer.hold_off(result.retry_after)
                 outcomes = outcome_of(job, result, self.clock.now(), self.options, self._rng)
                 await self._record(outcomes, report)
+                if (counted := alert_outcome(outcomes)) is not None:
+                    self.telemetry.alert(lane.park, counted)
         finally:
             if waiting:
                 # Not sent: hand them back at once rather than after their claim runs out.

@@ -33,6 +33,7 @@ from core.domain.money import format_roubles
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
 from core.domain.referral import Refusal, refusal
 from core.domain.registration import Conversation, Limits, OtpCheck, Step
+from core.domain.telemetry import UpdateOutcome
 from core.events import (
     Command,
     ContactShared,
@@ -43,7 +44,16 @@ from core.events import (
     Text,
     Unsupported,
 )
-from core.ports import Clock, Database, SmsError, SmsSender, StaleState, UnitOfWork
+from core.ports import (
+    Clock,
+    Database,
+    NoTelemetry,
+    SmsError,
+    SmsSender,
+    StaleState,
+    Telemetry,
+    UnitOfWork,
+)
 from core.replies import Action, Answer, Button, Link, Reply
 from core.services.codes import CodeIssuer
 from core.services.ledger import read_statement
@@ -78,21 +88,32 @@ class RegistrationService:
         self._issuer = issuer or CodeIssuer()
         # Called in the transaction that creates a driver (outgoing webhooks' outbox rows).
         self.on_registered: list[Callable[[UnitOfWork, Driver], None]] = []
+        # Updates and registrations counted for /metrics; ``app`` installs the real one.
+        self.telemetry: Telemetry = NoTelemetry()
 
     def park(self, slug: str) -> Park:
         return require_park(self.parks, slug)
 
     async def handle(self, incoming: Incoming) -> Answer:
         park = self.park(incoming.park)
-        for _ in range(_ATTEMPTS):
-            try:
-                return await self._handle_once(park, incoming)
-            except StaleState:
-                log.info("conversation changed concurrently, retrying", extra={"park": park.slug})
+        channel = incoming.who.channel
+        try:
+            for _ in range(_ATTEMPTS):
+                try:
+                    return await self._handle_once(park, incoming)
+                except StaleState:
+                    log.info(
+                        "conversation changed concurrently, retrying", extra={"park": park.slug}
+                    )
+        except Exception:
+            self.telemetry.update_handled(park.slug, channel, UpdateOutcome.FAILED)
+            raise
+        self.telemetry.update_handled(park.slug, channel, UpdateOutcome.CONFLICT)
         return Answer(self.catalog.default, (Reply("try-later"),))
 
     async def _handle_once(self, park: Park, incoming: Incoming) -> Answer:
         flow, answer = await self._db.run(lambda uow: self._decide(uow, park, incoming))
+        self._count(flow)  # committed: what happened is a fact now
         if flow.sms is not None:
             return await self._send_after_commit(flow.conv, flow.sms, answer)
         return answer
@@ -139,6 +160,17 @@ class RegistrationService:
             },
         )
         return flow, Answer(conv.lang, tuple(replies))
+
+    def _count(self, flow: _Flow) -> None:
+        park, channel = flow.park.slug, flow.conv.channel
+        if flow.registered:
+            self.telemetry.registered(park, channel)
+            outcome = UpdateOutcome.REGISTERED
+        elif flow.outcome == "duplicate":
+            outcome = UpdateOutcome.DUPLICATE
+        else:
+            outcome = UpdateOutcome.ANSWERED
+        self.telemetry.update_handled(park, channel, outcome)
 
     async def _send_after_commit(
         self, conv: Conversation, sms: tuple[str, str], answer: Answer
@@ -194,6 +226,7 @@ class _Flow:
     conv: Conversation
     outcome: str = "prompt"
     sms: tuple[str, str] | None = None  # (phone, text) to send once the state is stored
+    registered: bool = False  # this update created the driver
 
     @property
     def limits(self) -> Limits:
@@ -551,6 +584,7 @@ class _Flow:
                 self.code_reply(existing.own_code),
             ]
         conv.registered(stored.id)
+        self.registered = True
         if referral is not None:
             uow.outbox.add(_registered_notification(stored, referral, now))
         for hook in self.service.on_registered:

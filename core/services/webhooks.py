@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.domain.model import Driver
+from core.domain.telemetry import DeliveryOutcome
 from core.domain.webhooks import (
     EVENT_HEADER,
     MAX_ATTEMPTS,
@@ -26,7 +27,7 @@ from core.domain.webhooks import (
     driver_registered,
     signature,
 )
-from core.ports import Clock, Database, UnitOfWork
+from core.ports import Clock, Database, NoTelemetry, Telemetry, UnitOfWork
 
 log = logging.getLogger("taxireg.webhooks")
 BATCH = 50
@@ -73,11 +74,13 @@ class WebhookRelay:
         clock: Clock,
         poster: WebhookPoster,
         endpoints: Mapping[str, Endpoint],
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._poster = poster
         self._endpoints = dict(endpoints)
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
 
     async def run(self) -> WebhookReport:
         """One pass: every due row, each POSTed once; returns what happened."""
@@ -109,6 +112,7 @@ class WebhookRelay:
         if error is None:
             await self._db.run(lambda uow: uow.webhooks.sent(row.id, now))
             report.sent += 1
+            self.telemetry.webhook(row.park, DeliveryOutcome.SENT)
             return
         give_up = row.attempts + 1 >= MAX_ATTEMPTS
         next_at = now + backoff(row.attempts + 1)
@@ -117,6 +121,8 @@ class WebhookRelay:
             report.failed += 1
         else:
             report.retried += 1
+        outcome = DeliveryOutcome.FAILED if give_up else DeliveryOutcome.RETRIED
+        self.telemetry.webhook(row.park, outcome)
         log.warning(
             "webhook not delivered",
             extra={"park": row.park, "event": row.event_id, "error": error, "gave_up": give_up},
