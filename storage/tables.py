@@ -135,6 +135,12 @@ drivers = Table(
     Index("ix_drivers_referrer", "referrer_kind", "referrer_id", "created_at"),
 )
 
+# Conversations that may still get their registration reminder (literal steps: a partial
+# index is used only when the query's WHERE visibly implies it).
+_REMINDABLE = (
+    "reminded_at IS NULL AND stopped_at IS NULL AND step IN ('phone', 'otp', 'referral')"
+)
+
 conversations = Table(
     "conversations",
     metadata,
@@ -165,8 +171,17 @@ conversations = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("consent_at", UTCDateTime),
     Column("consent_url", String(limits.URL)),
+    Column("reminded_at", UTCDateTime),
+    Column("stopped_at", UTCDateTime),
     UniqueConstraint("park_slug", "channel", "user_id", name="uq_conversations_identity"),
     Index("ix_conversations_step_updated", "step", "updated_at"),
+    # The reminder job's seek: unfinished, never reminded, not stopped, oldest activity first.
+    Index(
+        "ix_conversations_reminder_due",
+        "updated_at",
+        postgresql_where=text(_REMINDABLE),
+        sqlite_where=text(_REMINDABLE),
+    ),
 )
 
 outbox = Table(
@@ -193,6 +208,8 @@ outbox = Table(
     # "telegram" when a message went out; "digest" when a digest-only partner's instant
     # alert was folded into the daily digest instead.
     Column("sent_as", String(16)),
+    # The broadcast a row belongs to (None for alerts): its counts and its cancellation.
+    Column("broadcast_id", Integer, ForeignKey("broadcasts.id")),
     # Claims read only due pending rows, oldest first: a partial index on the sort key keeps
     # that a seek however much sent history the table holds.
     Index(
@@ -221,6 +238,29 @@ outbox = Table(
     ),
     Index("ix_outbox_recipient", "recipient_kind", "recipient_id", "status"),
     Index("ix_outbox_status", "status"),
+    Index("ix_outbox_broadcast", "broadcast_id", "status"),
+)
+
+# An operator's message to a park's partners or drivers (issue 13). The idempotency key is
+# unique, so running the same broadcast command twice finds the first one instead of
+# sending again. Its messages are outbox rows (``outbox.broadcast_id``), queued in batches;
+# ``queued_through`` is the last recipient id queued, so an interrupted queueing resumes.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("park_slug", String(limits.SLUG), ForeignKey("parks.slug"), nullable=False),
+    Column("audience", String(16), nullable=False),
+    Column("filter", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("queued", Integer, nullable=False, server_default="0"),
+    Column("skipped", Integer, nullable=False, server_default="0"),
+    Column("queued_through", Integer, nullable=False, server_default="0"),
+    Column("created_by", String(limits.ACTOR), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
 )
 
 # Named positions kept across restarts, such as a VK community's long-poll ``ts``.

@@ -7,7 +7,7 @@ Pure data and pure rules (quiet hours, backoff). The relay that applies them is
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,6 +18,12 @@ from core.domain.model import Alerts, OwnerKind
 # Notification kinds (``Notification.kind``) that the relay knows how to word.
 DRIVER_REGISTERED = "driver_registered"
 PARTNER_DIGEST = "partner_digest"
+# An operator's message to a park's partners or drivers (``core.services.broadcast``); its
+# text is the broadcast's, read with the claim (``Targets.broadcasts``).
+BROADCAST = "broadcast"
+# The one reminder of an unfinished registration (``core.services.reminders``), addressed to
+# the conversation (``OwnerKind.CONVERSATION``): there is no driver yet.
+REGISTRATION_REMINDER = "registration_reminder"
 
 
 class Status(StrEnum):
@@ -27,6 +33,8 @@ class Status(StrEnum):
     DEAD = "dead"  # max_attempts transient failures
     UNDELIVERABLE = "undeliverable"  # the recipient blocked the bot / the chat is gone
     EXPIRED = "expired"  # waited too long for the recipient to link a chat
+    CANCELLED = "cancelled"  # no longer wanted: its broadcast was cancelled, or the reminded
+    # registration was finished or stopped before the reminder left
 
 
 class Hold(StrEnum):
@@ -63,6 +71,7 @@ class OutboxRow:
     claimed_by: str | None = None
     sent_at: datetime | None = None
     sent_as: SentAs | None = None
+    broadcast_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,24 @@ class DriverTarget:
     id: int
     chat_id: int | None
     lang: str
+    mailing: bool = True  # consented to mailings (not withdrawn by /stop)
+
+
+@dataclass(frozen=True)
+class ConversationTarget:
+    """An unfinished registration's chat, for its reminder."""
+
+    id: int
+    chat_id: int | None
+    lang: str
+    open: bool  # still unfinished and not stopped: the reminder is still wanted
+
+
+@dataclass(frozen=True)
+class BroadcastTarget:
+    id: int
+    text: str
+    cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -88,6 +115,8 @@ class Targets:
 
     partners: dict[int, PartnerTarget]
     drivers: dict[int, DriverTarget]
+    conversations: dict[int, ConversationTarget] = field(default_factory=dict)
+    broadcasts: dict[int, BroadcastTarget] = field(default_factory=dict)
 
 
 # -- what one send through a messenger answered ----------------------------------------------

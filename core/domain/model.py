@@ -23,6 +23,9 @@ class Channel(StrEnum):
 class OwnerKind(StrEnum):
     PARTNER = "partner"
     DRIVER = "driver"
+    # Outbox recipients only (never owns a code): an unfinished registration's chat, which
+    # has no driver yet (its registration reminder).
+    CONVERSATION = "conversation"
 
 
 class Alerts(StrEnum):

@@ -106,6 +106,10 @@ class Conversation:
     # Consent to personal-data processing, given by sending the phone (152-FZ).
     consent_at: datetime | None = None
     consent_url: str | None = None
+    # The one reminder of an unfinished registration went out (``core.services.reminders``),
+    # and /stop, after which no reminder (nor mailing) is ever sent.
+    reminded_at: datetime | None = None
+    stopped_at: datetime | None = None
 
     @property
     def identity(self) -> Identity:
