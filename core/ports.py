@@ -44,6 +44,7 @@ from core.domain.model import (
     Partner,
     PhoneOwner,
 )
+from core.domain.operators import DriverFilter
 from core.domain.registration import Conversation
 from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
 from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
@@ -121,6 +122,10 @@ class PartnerRepository(Protocol):
         """Give the partner a new (reserved) code; the old one stays as history."""
         ...
 
+    def page(self, park: str | None, after_id: int, limit: int) -> list[Partner]:
+        """Up to ``limit`` partners with ids above ``after_id``, by id (keyset paging)."""
+        ...
+
 
 class DriverRepository(Protocol):
     def add(self, driver: Driver) -> Driver | None:
@@ -146,6 +151,10 @@ class DriverRepository(Protocol):
         was already forgotten."""
         ...
 
+    def page(self, where: DriverFilter, after_id: int, limit: int) -> list[Driver]:
+        """Up to ``limit`` drivers matching ``where`` with ids above ``after_id``, by id."""
+        ...
+
 
 class ConversationRepository(Protocol):
     def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None: ...
@@ -155,6 +164,13 @@ class ConversationRepository(Protocol):
 
         Raises ``StaleState`` when someone else saved it first.
         """
+        ...
+
+    def unfinished_page(
+        self, where: DriverFilter, after_id: int, limit: int
+    ) -> list[Conversation]:
+        """Up to ``limit`` registrations started and not finished (no driver yet) matching
+        ``where``, with ids above ``after_id``, by id."""
         ...
 
 

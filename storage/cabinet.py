@@ -60,7 +60,16 @@ class SqlCabinet:
     ) -> list[ReferralRow]:
         d = t.drivers.c
         query = (
-            select(d.id, d.name, d.phone, d.channel, d.source, d.source_tag, d.created_at)
+            select(
+                d.id,
+                d.name,
+                d.phone,
+                d.channel,
+                d.source,
+                d.source_tag,
+                d.created_at,
+                d.forgotten_at,
+            )
             .where(
                 d.referrer_kind == OwnerKind.PARTNER.value,
                 d.referrer_id.in_(list(partner_ids)),
@@ -84,6 +93,7 @@ class SqlCabinet:
                 Source(r.source),
                 r.source_tag,
                 r.created_at,
+                r.forgotten_at is not None,
             )
             for r in self._conn.execute(query)
         ]

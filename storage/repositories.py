@@ -8,6 +8,7 @@ UPDATE ... WHERE version = ...) instead of read-then-write. Times come from core
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -28,8 +29,10 @@ from core.domain.model import (
     Park,
     Partner,
     PhoneOwner,
+    Source,
 )
-from core.domain.registration import Conversation
+from core.domain.operators import DriverFilter
+from core.domain.registration import Conversation, Step
 from core.ports import Clock, StaleState
 from storage import tables as t
 from storage.rows import (
@@ -158,6 +161,13 @@ class SqlPartners(_Repo):
         )
         self.conn.execute(stmt)
 
+    def page(self, park: str | None, after_id: int, limit: int) -> list[Partner]:
+        p = t.partners
+        stmt = select(p).where(p.c.id > after_id).order_by(p.c.id).limit(limit)
+        if park is not None:
+            stmt = stmt.where(p.c.park_slug == park)
+        return [partner_from_row(row) for row in self.conn.execute(stmt)]
+
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
     ) -> None:
@@ -208,6 +218,23 @@ class SqlDrivers(_Repo):
         )
         self.conn.execute(stmt)
 
+    def page(self, where: DriverFilter, after_id: int, limit: int) -> list[Driver]:
+        d = t.drivers.c
+        stmt = select(t.drivers).where(d.id > after_id).order_by(d.id).limit(limit)
+        if where.park is not None:
+            stmt = stmt.where(d.park_slug == where.park)
+        if where.since is not None:
+            stmt = stmt.where(d.created_at >= where.since)
+        if where.until is not None:
+            stmt = stmt.where(d.created_at < where.until)
+        if where.code is not None:
+            stmt = stmt.where(d.entered_code == where.code)
+        if where.source is not None:
+            stmt = stmt.where(d.source == where.source.value)
+        if where.channel is not None:
+            stmt = stmt.where(d.channel == where.channel.value)
+        return [driver_from_row(row) for row in self.conn.execute(stmt)]
+
     def identities(self, driver_id: int) -> list[Identity]:
         c = t.conversations
         stmt = select(c.c.channel, c.c.user_id).where(c.c.driver_id == driver_id).order_by(c.c.id)
@@ -244,7 +271,9 @@ class SqlDrivers(_Repo):
                 or_(c.c.driver_id == driver_id, and_(c.c.park_slug == park, c.c.phone == phone))
             )
         )
-        self.conn.execute(delete(t.sms_sends).where(t.sms_sends.c.phone == phone))
+        # The number's SMS log in this park (other parks' rows are their own drivers' data).
+        s = t.sms_sends
+        self.conn.execute(delete(s).where(s.c.phone == phone, s.c.park_slug == park))
         # The partner's alert carried the name and phone; the row stays for delivery history.
         o = t.outbox
         key = f"{DRIVER_REGISTERED}:{driver_id}"
@@ -252,12 +281,14 @@ class SqlDrivers(_Repo):
         for out in rows:
             scrubbed = {**out.payload, "name": None, "phone": None}
             self.conn.execute(update(o).where(o.c.id == out.id).values(payload=scrubbed))
+        # Webhook bodies (sent or not) keep their event id and facts; the person goes.
         w = t.webhook_outbox
-        self.conn.execute(
-            update(w)
-            .where(w.c.park_slug == park, w.c.body.contains(phone))
-            .values(body=text_literal_erased())
+        hooks = self.conn.execute(
+            select(w.c.id, w.c.body).where(w.c.park_slug == park, w.c.body.contains(phone))
         )
+        for hook in hooks.all():
+            body = erased_webhook_body(hook.body, driver_id, phone)
+            self.conn.execute(update(w).where(w.c.id == hook.id).values(body=body))
         # Earlier audit rows of phone or name changes would say what is being erased.
         a = t.audit_log
         self.conn.execute(
@@ -281,8 +312,19 @@ class SqlDrivers(_Repo):
         return True
 
 
-def text_literal_erased() -> str:
-    """What an erased driver's webhook body becomes: valid JSON that names no one."""
+def erased_webhook_body(body: str, driver_id: int, phone: str) -> str:
+    """A webhook body about the erased driver with their phone and name removed; any other
+    body that mentions the phone becomes JSON that names no one."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = None
+    data = event.get("data") if isinstance(event, dict) else None
+    if isinstance(data, dict) and data.get("driver_id") == driver_id:
+        data.update(phone=None, name=None)
+        cleaned = json.dumps(event, ensure_ascii=False, sort_keys=True)
+        if phone not in cleaned:
+            return cleaned
     return '{"erased": true}'
 
 
@@ -317,6 +359,37 @@ class SqlConversations(_Repo):
             if self.conn.execute(self.q.conversation_update, params).rowcount != 1:
                 raise StaleState("conversation changed concurrently")
         conversation.version += 1
+
+    def unfinished_page(
+        self, where: DriverFilter, after_id: int, limit: int
+    ) -> list[Conversation]:
+        c = t.conversations.c
+        steps = [step.value for step in _UNFINISHED]
+        stmt = (
+            select(t.conversations)
+            .where(c.id > after_id, c.step.in_(steps), c.driver_id.is_(None))
+            .order_by(c.id)
+            .limit(limit)
+        )
+        if where.park is not None:
+            stmt = stmt.where(c.park_slug == where.park)
+        if where.since is not None:
+            stmt = stmt.where(c.created_at >= where.since)
+        if where.until is not None:
+            stmt = stmt.where(c.created_at < where.until)
+        if where.code is not None:
+            stmt = stmt.where(c.link_code == where.code)
+        if where.channel is not None:
+            stmt = stmt.where(c.channel == where.channel.value)
+        if where.source is Source.DEEP_LINK:
+            stmt = stmt.where(c.link_code.is_not(None))
+        elif where.source is not None:  # no code entered yet: only a link can have brought one
+            stmt = stmt.where(c.link_code.is_(None))
+        return [conversation_from_row(row) for row in self.conn.execute(stmt)]
+
+
+# Registrations started and not finished: what an operator's "unfinished" listing shows.
+_UNFINISHED = (Step.PHONE, Step.OTP, Step.REFERRAL)
 
 
 class SqlAudit(_Repo):

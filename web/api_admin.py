@@ -24,8 +24,9 @@ from core.domain.errors import (
     InvalidPhoneError,
     UnknownPark,
 )
-from core.domain.model import DriverCard, Partner
+from core.domain.model import Channel, DriverCard, Partner
 from core.services.admin import AdminService
+from core.services.erasure import AlreadyForgotten
 from core.services.partner_cabinet import PartnerCabinet
 from web.api_errors import ApiProblem, responses
 from web.api_partner import FunnelBody, StatsBody, stats_body
@@ -90,6 +91,28 @@ class AuditBody(BaseModel):
     at: datetime
 
 
+class ConsentBody(BaseModel):
+    """A consent as recorded: when, in which channel, which policy URL was shown."""
+
+    at: datetime
+    channel: str | None
+    policy_url: str | None
+
+    @classmethod
+    def of(
+        cls, at: datetime | None, channel: Channel | None, url: str | None
+    ) -> "ConsentBody | None":
+        if at is None:
+            return None
+        return cls(at=at, channel=channel.value if channel else None, policy_url=url)
+
+
+class ForgottenBody(BaseModel):
+    driver_id: int
+    park: str
+    forgotten_at: datetime
+
+
 class DriverBody(BaseModel):
     id: int | None
     park: str
@@ -105,6 +128,8 @@ class DriverBody(BaseModel):
     identities: list[str]
     audit: list[AuditBody]
     registered_at: datetime | None
+    consent: ConsentBody | None = Field(description="Consent to personal-data processing")
+    mailing: ConsentBody | None = Field(description="Mailing opt-in; null if none or /stop")
 
     @classmethod
     def of(cls, card: DriverCard) -> "DriverBody":
@@ -127,6 +152,8 @@ class DriverBody(BaseModel):
                 for a in card.audit
             ],
             registered_at=d.created_at,
+            consent=ConsentBody.of(d.consent_at, d.consent_channel, d.consent_url),
+            mailing=ConsentBody.of(d.mailing_at, d.mailing_channel, d.mailing_url),
         )
 
 
@@ -217,6 +244,17 @@ def admin_router(admin: AdminService, cabinet: PartnerCabinet, token: str | None
             card = await admin.set_entered_code(body.park, body.phone, body.code, ACTOR)
         return DriverBody.of(card)
 
+    @router.delete(
+        "/drivers/{driver_id}",
+        response_model=ForgottenBody,
+        responses=responses(401, 404, 409),
+        summary="Erase a driver's personal data on request (audited, cannot be undone)",
+    )
+    async def forget(driver_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> ForgottenBody:
+        with _domain_errors():
+            done = await admin.forget_driver_id(driver_id, ACTOR)
+        return ForgottenBody(driver_id=done.driver_id, park=done.park, forgotten_at=done.at)
+
     @router.get("/funnel", response_model=list[ParkFunnel], responses=responses(401, 422))
     async def funnel(
         since: Annotated[date, Query(alias="from")],
@@ -257,6 +295,10 @@ class _domain_errors:  # noqa: N801 - used as a statement: ``with _domain_errors
                 "partner_exists",
                 "api-refused",
                 {"reason": str(exc)},
+            ) from None
+        if isinstance(exc, AlreadyForgotten):
+            raise ApiProblem(
+                409, "already_forgotten", "api-refused", {"reason": str(exc)}
             ) from None
         if isinstance(exc, CodeRefused):
             raise ApiProblem(422, "code_refused", "api-refused", {"reason": str(exc)}) from None

@@ -61,8 +61,9 @@ class MeBody(BaseModel):
 
 
 class Referral(BaseModel):
-    first_name: str | None
-    phone: str = Field(description="Masked: +7 *** ***-45-67")
+    first_name: str | None = Field(description="«удалён» when the driver's data was erased")
+    phone: str = Field(description="Masked: +7 *** ***-45-67; «удалён» when erased")
+    erased: bool = Field(default=False, description="The driver's personal data was erased")
     channel: Channel
     source: str
     source_tag: str | None
@@ -242,6 +243,7 @@ def partner_router(
     @router.get("/referrals", response_model=ReferralsBody, responses=responses(401, 422))
     async def referrals(
         who: Authed,
+        request: Request,
         cursor: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
     ) -> ReferralsBody:
@@ -249,11 +251,13 @@ def partner_router(
             page = await cabinet.referrals(who, cursor, limit)
         except ValueError:
             raise ApiProblem(422, "cursor_invalid") from None
+        erased = catalog.text(language(request, catalog), "referral-erased")
         return ReferralsBody(
             items=[
                 Referral(
-                    first_name=r.first_name,
-                    phone=r.phone_masked,
+                    first_name=erased if r.erased else r.first_name,
+                    phone=erased if r.erased else r.phone_masked,
+                    erased=r.erased,
                     channel=r.channel,
                     source=r.source,
                     source_tag=r.source_tag,

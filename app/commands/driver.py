@@ -1,4 +1,5 @@
-"""``taxireg driver show|set-ref-code``: a driver's card and the code entered at registration.
+"""``taxireg driver show|list|set-ref-code|forget``: a driver's card, the park's drivers, the
+code entered at registration, and erasure of a driver's personal data on request.
 
 Two codes appear on the card and must not be confused: the driver's own code ("Реферальный
 код партнёра", which they hand out; read-only) and the code they entered when registering
@@ -17,7 +18,9 @@ from app.commands.context import Context
 from app.commands.output import add_json_flag
 
 if TYPE_CHECKING:
-    from core.domain.model import DriverCard
+    from datetime import datetime
+
+    from core.domain.model import Channel, DriverCard
 
 OWN_CODE_LABEL = "Реферальный код партнёра"
 ENTERED_CODE_LABEL = "Реферальный код при регистрации"
@@ -55,6 +58,25 @@ def register(subparsers: Any) -> None:
     add_json_flag(setter)
     setter.set_defaults(handler=set_handler)
 
+    forget = commands.add_parser(
+        "forget",
+        help="erase a driver's personal data on their request (cannot be undone)",
+        description="Erase the driver's phone, name, chats, conversation and SMS log (152-FZ). "
+        "An anonymous record stays, so referral counts and bonuses still add up; the "
+        "partner sees «удалён». The erasure is audited with who and when. It cannot be "
+        "undone; the same number may register again as a new driver.",
+    )
+    forget.add_argument("phone", metavar="PHONE")
+    forget.add_argument("--park", required=True, metavar="SLUG")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.add_argument("--actor", metavar="NAME", help="who erases (default: $USER, else 'cli')")
+    add_json_flag(forget)
+    forget.set_defaults(handler=forget_handler)
+
+    from app.commands.driver_list import register_list  # the streamed listing
+
+    register_list(commands)
+
 
 def default_actor() -> str:
     try:
@@ -89,11 +111,31 @@ def card_json(card: DriverCard) -> dict[str, Any]:
         ],
         "created_at": d.created_at,
         "updated_at": d.updated_at,
+        "consent": consent_json(d.consent_at, d.consent_channel, d.consent_url),
+        "mailing": consent_json(d.mailing_at, d.mailing_channel, d.mailing_url),
+        "forgotten_at": d.forgotten_at,
         "audit": [
             {"field": a.field, "old": a.old, "new": a.new, "actor": a.actor, "at": a.at}
             for a in card.audit
         ],
     }
+
+
+def consent_json(at: datetime | None, channel: Channel | None, url: str | None) -> Any:
+    """A consent as recorded (when, where, which policy), or None if none is in force."""
+    if at is None:
+        return None
+    return {"at": at, "channel": channel.value if channel else None, "policy_url": url}
+
+
+def consent_line(at: datetime | None, channel: Channel | None, url: str | None) -> str:
+    from app.commands.output import when
+
+    if at is None:
+        return "-"
+    where = f" via {channel.value}" if channel else ""
+    policy = f", policy {url}" if url else ", no policy URL shown"
+    return f"{when(at)}{where}{policy}"
 
 
 def print_card(card: DriverCard) -> None:
@@ -120,6 +162,11 @@ def print_card(card: DriverCard) -> None:
             ("chats", identities),
             ("registered at", when(d.created_at)),
             ("updated at", when(d.updated_at)),
+            (
+                "consent (personal data)",
+                consent_line(d.consent_at, d.consent_channel, d.consent_url),
+            ),
+            ("consent (mailings)", consent_line(d.mailing_at, d.mailing_channel, d.mailing_url)),
         ),
     )
     if card.audit:
@@ -156,3 +203,40 @@ async def set_handler(args: argparse.Namespace, ctx: Context) -> int:
     else:
         print_card(card)
     return 0
+
+
+async def forget_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.commands.output import emit_json, when
+    from core.domain.phones import mask_phone
+
+    container = await ctx.container()
+    actor = (args.actor or "").strip() or default_actor()
+    card = await container.admin.driver_card(args.park, args.phone)  # refuses unknown ones
+    shown = mask_phone(card.driver.phone)
+    if not args.yes and not confirmed(
+        f"Erase the personal data of driver {shown} (id {card.driver.id}) in park "
+        f"{card.driver.park}? This cannot be undone. Type yes to erase: "
+    ):
+        print("nothing erased")
+        return 1
+    done = await container.admin.forget_driver(args.park, args.phone, actor)
+    if args.json:
+        emit_json({"driver_id": done.driver_id, "park": done.park, "forgotten_at": done.at})
+    else:
+        print(
+            f"driver {shown} erased in park {done.park} at {when(done.at)}; "
+            f"the anonymous record id {done.driver_id} stays for counts and bonuses"
+        )
+    return 0
+
+
+def confirmed(question: str) -> bool:
+    """Ask on the terminal; anything but "yes" (or no answer at all) is a no."""
+    import sys
+
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        return False
+    return answer.strip().lower() in ("yes", "y", "да")

@@ -7,27 +7,22 @@ The format (README, "Orders CSV"): a header line naming the columns, in any orde
 ``completed_at`` is ISO 8601 (``2026-11-23T14:05:00+03:00``; without an offset it is the
 park's local time); ``price_kopecks`` a whole number; ``status`` ``completed`` or
 ``cancelled``. Extra columns are ignored. A bad line is reported with its line number and
-the others are still read: reading is total, whatever the bytes.
+the others are still read: reading is total, whatever the bytes (``app.commands.csv_file``
+states those rules for every CSV import).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from app.commands.csv_file import CsvFileError, Record, read_records
 from core.domain.bonus_records import OrderInput
 
 REQUIRED = ("order_id", "completed_at", "price_kopecks", "status")
 DRIVER = ("driver_id", "driver_phone")
-_MAX_FIELD = 1_000  # characters; a longer cell is refused, not stored or echoed whole
-_NUL = "\ufffe"  # stands in for NUL, which the csv module refuses outright
-
-
-class OrdersFileError(ValueError):
-    """The file as a whole cannot be read (no header, wrong encoding)."""
+OrdersFileError = CsvFileError  # the file as a whole cannot be read (no header, encoding)
 
 
 @dataclass(frozen=True)
@@ -39,48 +34,16 @@ class Line:
 
 def read_orders(data: bytes, zone: tzinfo) -> Iterator[Line]:
     """Every data line of the file, parsed or with the reason it was not."""
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise OrdersFileError(
-            f"the file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
-        ) from None
-    reader = csv.reader(io.StringIO(content.replace("\x00", _NUL), newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise OrdersFileError("the file is empty; the first line must name the columns")
-    names = [name.strip().lower() for name in header]
-    missing = [name for name in REQUIRED if name not in names]
-    if missing or not any(name in names for name in DRIVER):
-        wanted = ", ".join(missing + ([] if any(n in names for n in DRIVER) else ["driver_id"]))
-        raise OrdersFileError(
-            f"the header lacks {wanted}; it must name {', '.join(REQUIRED)} "
-            "and driver_id or driver_phone"
-        )
-    column = {name: index for index, name in reversed(list(enumerate(names)))}
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. a quote never closed: the rest is one broken cell
-            yield Line(reader.line_num, None, f"unreadable CSV: {exc}")
-            return
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines are not orders
-        yield _line(reader.line_num, cells, column, zone)
+    hint = f"{', '.join(REQUIRED)} and driver_id or driver_phone"
+    for record in read_records(data, REQUIRED, any_of=DRIVER, header_hint=hint):
+        if record.cells is None:
+            yield Line(record.number, None, record.reason)
+        else:
+            yield _line(record, zone)
 
 
-def _line(number: int, cells: list[str], column: dict[str, int], zone: tzinfo) -> Line:
-    def cell(name: str) -> str:
-        index = column.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
-
-    for value in cells:
-        if _NUL in value:
-            return Line(number, None, "contains a NUL character")
-        if len(value) > _MAX_FIELD:
-            return Line(number, None, f"a cell is longer than {_MAX_FIELD} characters")
+def _line(record: Record, zone: tzinfo) -> Line:
+    number, cell = record.number, record.get
     order_id = cell("order_id")
     if not order_id:
         return Line(number, None, "order_id is empty")

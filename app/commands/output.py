@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 WIDE = 200  # columns when stdout is a pipe: wrap nothing a script might grep
 
@@ -69,4 +69,96 @@ def fields(title: str | None, rows: Iterable[tuple[str, object]]) -> None:
     grid.add_column(overflow="fold")
     for label, value in rows:
         grid.add_row(Text(label), Text(text(value)))
+    _console().print(grid)
+
+
+class Format:
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def add_format_flags(parser: argparse.ArgumentParser) -> None:
+    """``--csv`` or ``--json`` instead of a table; all three are streamed."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--csv", dest="format", action="store_const", const=Format.CSV, help="print CSV"
+    )
+    which.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const=Format.JSON,
+        help="print a JSON array (stable keys)",
+    )
+    parser.set_defaults(format=Format.TABLE)
+
+
+async def stream(
+    fmt: str,
+    title: str,
+    headers: Sequence[str],
+    pages: AsyncIterator[Sequence[dict[str, Any]]],
+    *,
+    out: TextIO | None = None,
+) -> int:
+    """Print ``pages`` of records (dicts keyed by ``headers``) as they arrive, and return how
+    many there were: nothing is held beyond one page, whatever the total.
+
+    A table is printed a page at a time, the header with the first; CSV and JSON are
+    written record by record and flushed after each page, so a reader (``| head``, a
+    spreadsheet import) gets rows while the query still runs.
+    """
+    import csv
+
+    out = out or sys.stdout
+    count = 0
+    writer = csv.writer(out) if fmt == Format.CSV else None
+    if writer is not None:
+        writer.writerow(headers)
+    elif fmt == Format.JSON:
+        out.write("[")
+    async for page in pages:
+        if fmt == Format.TABLE:
+            _table_page(title if count == 0 else None, headers, page, header=count == 0)
+        for record in page:
+            if writer is not None:
+                writer.writerow([_csv_cell(record.get(h)) for h in headers])
+            elif fmt == Format.JSON:
+                line = json.dumps(record, ensure_ascii=False, default=_default)
+                out.write(("\n  " if count == 0 else ",\n  ") + line)
+            count += 1
+        out.flush()
+    if fmt == Format.JSON:
+        out.write("\n]\n" if count else "]\n")
+    elif fmt == Format.TABLE and count == 0:
+        print(f"{title}: none", file=out)
+    out.flush()
+    return count
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    cell = str(value)
+    # A spreadsheet runs a cell starting with = or @ as a formula: a partner named
+    # "=HYPERLINK(...)" must stay text. (+ and - start phones and numbers; they stay.)
+    return "'" + cell if cell[:1] in ("=", "@", "\t", "\r") else cell
+
+
+def _table_page(
+    title: str | None, headers: Sequence[str], page: Sequence[dict[str, Any]], *, header: bool
+) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(title=title, title_justify="left", show_header=header, box=box.SIMPLE)
+    for name in headers:
+        grid.add_column(name, overflow="fold")
+    for record in page:
+        value = [record.get(name) for name in headers]
+        grid.add_row(*(Text(when(v) if isinstance(v, datetime) else text(v)) for v in value))
     _console().print(grid)

@@ -1,15 +1,29 @@
-"""``taxireg partner add|list``: the partner directory of each park."""
+"""``taxireg partner add|list|import|export``: the partner directory of each park.
+
+``import`` reads a CSV file (``app.commands.csv_file``): columns ``name`` and ``phone``,
+optional ``code`` (a code the partner already hands out; it must be free in every park)
+and ``alerts`` (``instant`` or ``digest``). It is idempotent by phone: a phone the park
+already has is left as it is, so importing a file again changes nothing. ``export`` writes
+the same columns first, streamed.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.commands.context import Context
-from app.commands.output import add_json_flag
+from app.commands.output import add_format_flags, add_json_flag
 
 if TYPE_CHECKING:
     from core.domain.model import Partner
+    from core.domain.operators import PartnerImport, PartnerLine
+
+_MAX_FILE = 200 * 1024 * 1024  # bytes: a million partners is about 60 MB
+REQUIRED = ("phone",)
+COLUMNS = "phone, and optionally name, code and alerts"
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +47,33 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--park", metavar="SLUG", help="only this park")
     add_json_flag(listing)
     listing.set_defaults(handler=list_handler)
+
+    imp = commands.add_parser(
+        "import",
+        help="add partners from a CSV file (name, phone, optional code and alerts)",
+        description="Add partners to a park from CSV with a header naming the columns: "
+        "phone and name, optional code (checked against every park's codes) and alerts "
+        "(instant or digest). Bad lines are reported with their numbers and reasons; the "
+        "good ones are kept. A phone the park already has is left as it is, so importing "
+        "the same file again changes nothing. Exit status 1 if any line was refused.",
+    )
+    imp.add_argument("file", metavar="FILE.csv", type=Path)
+    imp.add_argument("--park", required=True, metavar="SLUG")
+    add_json_flag(imp)
+    imp.set_defaults(handler=import_handler)
+
+    export = commands.add_parser(
+        "export",
+        help="print every partner (streamed), as CSV by default",
+        description="Print partners a page at a time: CSV (default; its first columns are "
+        "the ones import reads), --json, or --table.",
+    )
+    export.add_argument("--park", metavar="SLUG", help="only this park")
+    add_format_flags(export)
+    export.add_argument(
+        "--table", dest="format", action="store_const", const="table", help="print a table"
+    )
+    export.set_defaults(format="csv", handler=export_handler)
 
     from app.commands.notifications import register_partner_settings  # alert settings
 
@@ -100,4 +141,102 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
             for p in partners
         ),
     )
+    return 0
+
+
+def read_partners(data: bytes, refused: list[tuple[int, str]]) -> Iterator[PartnerLine]:
+    """The file's partners; unreadable lines go to ``refused`` as (line, reason)."""
+    from app.commands.csv_file import read_records
+    from core.domain.operators import PartnerLine
+
+    for record in read_records(data, REQUIRED, header_hint=COLUMNS):
+        if record.cells is None:
+            refused.append((record.number, record.reason or "unreadable"))
+            continue
+        phone = record.get("phone")
+        if not phone:
+            refused.append((record.number, "phone is empty"))
+            continue
+        yield PartnerLine(
+            line=record.number,
+            phone=phone,
+            name=record.get("name") or None,
+            code=record.get("code") or None,
+            alerts=record.get("alerts") or None,
+        )
+
+
+def import_json(report: PartnerImport) -> dict[str, Any]:
+    return {
+        "added": report.added,
+        "existing": report.existing,
+        "refused": [{"line": line, "reason": reason} for line, reason in report.refused],
+    }
+
+
+async def import_file(admin: Any, park: str, data: bytes, *, advance: Any = None) -> PartnerImport:
+    """Import the file's partners; lines the reader refused join the service's refusals."""
+    unreadable: list[tuple[int, str]] = []
+    report = await admin.import_partners(park, read_partners(data, unreadable), advance=advance)
+    report.refused = sorted(report.refused + unreadable)
+    return report
+
+
+async def import_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from rich.progress import Progress
+
+    from app.commands.csv_file import CsvFileError
+    from app.commands.output import emit_json, table
+    from core.domain.errors import DomainError
+
+    try:
+        if args.file.stat().st_size > _MAX_FILE:
+            raise DomainError(f"{args.file} is larger than {_MAX_FILE // 2**20} MB")
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise DomainError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    container = await ctx.container()
+    container.admin.park(args.park)  # an unknown park is refused before reading lines
+    try:
+        if args.json:
+            report = await import_file(container.admin, args.park, data)
+        else:
+            total = max(data.count(b"\n") - 1, 1)
+            with Progress(transient=True) as progress:
+                task = progress.add_task(f"importing {args.file.name}", total=total)
+                report = await import_file(
+                    container.admin,
+                    args.park,
+                    data,
+                    advance=lambda n: progress.advance(task, n),
+                )
+    except CsvFileError as exc:
+        raise DomainError(f"{args.file}: {exc}") from None
+    if args.json:
+        emit_json(import_json(report))
+    else:
+        print(
+            f"{report.added} partners added, {report.existing} already in park {args.park}, "
+            f"{len(report.refused)} lines refused"
+        )
+        if report.refused:
+            table(
+                f"{len(report.refused)} lines refused (the other lines were imported)",
+                ("line", "reason"),
+                report.refused,
+            )
+    return 1 if report.refused else 0
+
+
+async def export_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.commands.output import stream
+    from core.domain.operators import PARTNER_COLUMNS, partner_record
+
+    container = await ctx.container()
+
+    async def pages() -> Any:
+        async for page in container.admin.partner_pages(args.park):
+            yield [partner_record(p) for p in page]
+
+    await stream(args.format, "Partners", PARTNER_COLUMNS, pages())
     return 0

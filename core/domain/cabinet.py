@@ -37,6 +37,8 @@ class ReferralRow:
     source: Source
     source_tag: str | None
     registered_at: datetime
+    # The driver's personal data was erased on request: name and phone are placeholders.
+    forgotten: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from core.domain import limits
 from core.domain.bonus import Beneficiary
@@ -14,15 +14,40 @@ from core.domain.errors import (
     DuplicatePartner,
     InvalidPhoneError,
 )
-from core.domain.model import AuditEntry, CodeInfo, Driver, DriverCard, OwnerKind, Park, Partner
+from core.domain.model import (
+    Alerts,
+    AuditEntry,
+    CodeInfo,
+    Driver,
+    DriverCard,
+    OwnerKind,
+    Park,
+    Partner,
+)
+from core.domain.operators import (
+    DriverFilter,
+    LineResult,
+    PartnerImport,
+    PartnerLine,
+    parse_alerts,
+)
 from core.domain.phones import InvalidPhone, mask_phone, normalize_phone
 from core.domain.referral import Refusal, refusal
+from core.domain.registration import Conversation
 from core.domain.text import clean_name
 from core.ports import Clock, Database, UnitOfWork
 from core.services.codes import CodeIssuer
+from core.services.erasure import DriverIdNotFound, Forgotten, forget
 from core.services.parks import require_park
 
 ENTERED_CODE = "entered_code"
+# Rows per transaction when importing, and per read when streaming a listing: big enough
+# that round trips do not dominate, small enough that memory stays flat at any table size.
+IMPORT_BATCH = 500
+PAGE = 1_000
+# Conversations of the partner cabinet's sign-in (``core.services.partner_cabinet``) are
+# not registrations.
+SIGN_IN_PREFIX = "partner:"
 
 
 class AdminService:
@@ -69,6 +94,135 @@ class AdminService:
         if stored is None:
             return await self.add_partner(park_slug, raw_phone, name)
         return stored
+
+    async def import_partners(
+        self,
+        park_slug: str,
+        lines: Iterable[PartnerLine],
+        *,
+        advance: Callable[[int], None] | None = None,
+    ) -> PartnerImport:
+        """Add the file's partners to a park, ``IMPORT_BATCH`` lines a transaction.
+
+        Idempotent by phone: a phone the park already has (or an earlier line had) is left
+        as it is. A requested code must be free in every park. A bad line is refused with
+        its reason and changes nothing; the others are kept. ``advance(n)`` is told after
+        each batch.
+        """
+        park = self.park(park_slug)
+        report = PartnerImport()
+        seen: dict[str, int] = {}  # phone -> the line that had it first
+        batch: list[PartnerLine] = []
+
+        async def flush() -> None:
+            if not batch:
+                return
+            results = await self._db.run(
+                lambda uow: [self._import_line(uow, park, x, seen) for x in batch]
+            )
+            for line, (result, reason) in zip(batch, results, strict=True):
+                report.note(result, line.line, reason)
+            if advance is not None:
+                advance(len(batch))
+            batch.clear()
+
+        for line in lines:
+            batch.append(line)
+            if len(batch) >= IMPORT_BATCH:
+                await flush()
+        await flush()
+        report.refused.sort()
+        return report
+
+    def _import_line(
+        self, uow: UnitOfWork, park: Park, line: PartnerLine, seen: dict[str, int]
+    ) -> tuple[LineResult, str | None]:
+        try:
+            phone = normalize_phone(line.phone, park.phone_region)
+        except InvalidPhone:
+            return LineResult.REFUSED, f"not a valid {park.phone_region} phone number"
+        try:
+            alerts = parse_alerts(line.alerts) or Alerts.INSTANT
+        except ValueError:
+            return LineResult.REFUSED, "alerts must be instant or digest"
+        first = seen.get(phone)
+        if first is not None and first != line.line:
+            return LineResult.REFUSED, f"the same phone as line {first}"
+        existing = next((p for p in uow.partners.by_phone(phone) if p.park == park.slug), None)
+        if existing is not None:
+            seen[phone] = line.line
+            return LineResult.EXISTING, None
+        requested = (line.code or "").strip()
+        if requested:
+            code = normalize_code(requested)
+            if code is None or "/" in requested or "=" in requested:
+                return LineResult.REFUSED, f"not a referral code: {requested[:40]!r}"
+            if not uow.codes.reserve(code, park.slug, OwnerKind.PARTNER):
+                taken = uow.codes.lookup(code)
+                where = f" in park {taken.park}" if taken is not None else ""
+                return LineResult.REFUSED, f"the code {code} is taken{where}"
+        else:
+            code = self._issuer.issue(uow.codes, park.slug, OwnerKind.PARTNER)
+        partner = Partner(
+            park=park.slug,
+            phone=phone,
+            code=code,
+            name=clean_name(line.name, limits.PERSON_NAME),
+            alerts=alerts,
+            created_at=self._clock.now(),
+        )
+        if uow.partners.add(partner) is None:  # added concurrently by someone else
+            uow.codes.release(code)
+            return LineResult.EXISTING, None
+        seen[phone] = line.line
+        return LineResult.ADDED, None
+
+    async def partner_pages(self, park_slug: str | None = None) -> AsyncIterator[list[Partner]]:
+        """Every partner (of one park or all), ``PAGE`` at a time by id: one short read
+        each, so a listing of any size holds one page in memory."""
+        if park_slug is not None:
+            self.park(park_slug)
+        after = 0
+        while True:
+            page = await self._db.read(
+                lambda uow, after=after: uow.partners.page(park_slug, after, PAGE)
+            )
+            if page:
+                yield page
+            if len(page) < PAGE:
+                return
+            after = page[-1].id or after
+
+    async def driver_pages(self, where: DriverFilter) -> AsyncIterator[list[Driver]]:
+        """Registered drivers matching ``where``, oldest first, ``PAGE`` at a time."""
+        if where.park is not None:
+            self.park(where.park)
+        after = 0
+        while True:
+            page = await self._db.read(
+                lambda uow, after=after: uow.drivers.page(where, after, PAGE)
+            )
+            if page:
+                yield page
+            if len(page) < PAGE:
+                return
+            after = page[-1].id or after
+
+    async def unfinished_pages(self, where: DriverFilter) -> AsyncIterator[list[Conversation]]:
+        """Registrations started and not finished, matching ``where``, ``PAGE`` at a time."""
+        if where.park is not None:
+            self.park(where.park)
+        after = 0
+        while True:
+            page = await self._db.read(
+                lambda uow, after=after: uow.conversations.unfinished_page(where, after, PAGE)
+            )
+            people = [c for c in page if not c.user_id.startswith(SIGN_IN_PREFIX)]
+            if people:
+                yield people
+            if len(page) < PAGE:
+                return
+            after = page[-1].id or after
 
     async def list_partners(self, park_slug: str | None = None) -> list[Partner]:
         if park_slug is not None:
@@ -126,6 +280,25 @@ class AdminService:
         if reason is Refusal.OWN:
             return f"referral code {code} is the driver's own"
         return f"no such referral code: {code}"
+
+    async def forget_driver(self, park_slug: str, raw_phone: str, actor: str) -> Forgotten:
+        """Erase the driver's personal data (``core.services.erasure``); audited, final."""
+        park = self.park(park_slug)
+        phone = self.phone(park, raw_phone)
+        now = self._clock.now()
+        return await self._db.run(lambda uow: forget(uow, _driver(uow, park, phone), actor, now))
+
+    async def forget_driver_id(self, driver_id: int, actor: str) -> Forgotten:
+        """The same by the driver's id (the admin API's card names it)."""
+        now = self._clock.now()
+
+        def work(uow: UnitOfWork) -> Forgotten:
+            driver = uow.drivers.get(driver_id)
+            if driver is None or driver.park not in self.parks:
+                raise DriverIdNotFound(driver_id)
+            return forget(uow, driver, actor, now)
+
+        return await self._db.run(work)
 
     async def reissue_code(self, raw_code: str) -> Partner:
         """A partner's new code in place of ``raw_code``, which is deactivated: printed links

@@ -74,6 +74,7 @@ class ReferralView:
     source: str
     source_tag: str | None
     registered_at: datetime
+    erased: bool = False  # personal data erased on request: show «удалён», nothing else
 
 
 @dataclass(frozen=True)
@@ -283,8 +284,9 @@ def _view(row: ReferralRow) -> ReferralView:
     first = row.name.split()[0] if row.name and row.name.split() else None
     return ReferralView(
         id=row.id,
-        first_name=first,
-        phone_masked=mask_phone(row.phone),
+        first_name=None if row.forgotten else first,
+        phone_masked="" if row.forgotten else mask_phone(row.phone),
+        erased=row.forgotten,
         channel=row.channel,
         source=row.source.value,
         source_tag=row.source_tag,

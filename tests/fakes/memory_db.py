@@ -34,8 +34,10 @@ from core.domain.model import (
     Park,
     Partner,
     PhoneOwner,
+    Source,
 )
-from core.domain.registration import Conversation
+from core.domain.operators import DriverFilter
+from core.domain.registration import Conversation, Step
 from core.ports import Clock, StaleState
 
 T = TypeVar("T")
@@ -183,6 +185,11 @@ class MemoryPartners(_Repo):
         if partner is not None:
             partner.telegram_chat_id, partner.unreachable = chat_id, False
 
+    def page(self, park: str | None, after_id: int, limit: int) -> list[Partner]:
+        rows = sorted(self.s.partners.values(), key=lambda p: p.id or 0)
+        chosen = [p for p in rows if (p.id or 0) > after_id and park in (None, p.park)]
+        return [replace(p) for p in chosen[:limit]]
+
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
     ) -> None:
@@ -231,6 +238,23 @@ class MemoryDrivers(_Repo):
         driver.entered_code, driver.referrer_kind, driver.referrer_id = code, kind, owner_id
         driver.updated_at = self.clock.now()
 
+    def page(self, where: DriverFilter, after_id: int, limit: int) -> list[Driver]:
+        def fits(d: Driver) -> bool:
+            at = d.created_at
+            assert at is not None
+            return (
+                (d.id or 0) > after_id
+                and where.park in (None, d.park)
+                and (where.since is None or at >= where.since)
+                and (where.until is None or at < where.until)
+                and where.code in (None, d.entered_code)
+                and where.source in (None, d.source)
+                and where.channel in (None, d.channel)
+            )
+
+        rows = sorted(self.s.drivers.values(), key=lambda d: d.id or 0)
+        return [replace(d) for d in rows if fits(d)][:limit]
+
     def identities(self, driver_id: int) -> list[Identity]:
         convs = sorted(self.s.conversations.values(), key=lambda c: c.id or 0)
         return [c.identity for c in convs if c.driver_id == driver_id]
@@ -252,6 +276,13 @@ class MemoryDrivers(_Repo):
         for key, conv in list(self.s.conversations.items()):
             if conv.driver_id == driver_id or (conv.park == driver.park and conv.phone == phone):
                 del self.s.conversations[key]
+        self.s.sms[:] = [r for r in self.s.sms if not (r[0] == phone and r[1] == driver.park)]
+        self.s.audit[:] = [
+            replace(e, old=None, new=None)
+            if e.driver_id == driver_id and e.field in ("phone", "name")
+            else e
+            for e in self.s.audit
+        ]
         return True
 
 
@@ -280,6 +311,32 @@ class MemoryConversations(_Repo):
         c.updated_at = now
         c.version += 1
         self.s.conversations[key] = replace(c)
+
+
+    def unfinished_page(
+        self, where: DriverFilter, after_id: int, limit: int
+    ) -> list[Conversation]:
+        def fits(c: Conversation) -> bool:
+            at = c.created_at
+            assert at is not None
+            if where.source is Source.DEEP_LINK:
+                source_ok = c.link_code is not None
+            else:
+                source_ok = where.source is None or c.link_code is None
+            return (
+                (c.id or 0) > after_id
+                and c.step in (Step.PHONE, Step.OTP, Step.REFERRAL)
+                and c.driver_id is None
+                and where.park in (None, c.park)
+                and (where.since is None or at >= where.since)
+                and (where.until is None or at < where.until)
+                and where.code in (None, c.link_code)
+                and where.channel in (None, c.channel)
+                and source_ok
+            )
+
+        rows = sorted(self.s.conversations.values(), key=lambda c: c.id or 0)
+        return [replace(c) for c in rows if fits(c)][:limit]
 
 
 class MemoryOutbox(_Repo):

@@ -21,6 +21,8 @@ api-unauthorized = A valid token is required (header Authorization: Bearer …).
 api-token-expired = Your sign-in has expired. Please sign in again.
 api-not-partner = This phone is not registered as a partner.
 api-not-found = Not found.
+# A referred driver whose personal data was erased on request (name and phone).
+referral-erased = erased
 api-refused = { $reason }
 api-cursor-invalid = Invalid page cursor.
 api-dates-invalid = Invalid period: "from" must not be after "to", at most 366 days.

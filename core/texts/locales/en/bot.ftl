@@ -96,7 +96,6 @@ sms-limit-chat = Sorry, too many codes were requested from this chat. Please try
 sms-limit-phone = Sorry, too many codes were already sent to this number. Please try again in { sms-wait-time }.
 
 consent-phone = By sending your number you agree to the processing of personal data: { $url }
-mailing-offer = Would you like news and offers from the taxi park? Press "Get news". You can unsubscribe at any time with /stop.
 mailing-on = Done: you will get the taxi park's news. To unsubscribe, send /stop.
 mailing-off = You have unsubscribed from the taxi park's news.
 btn-mailing-on = Get news

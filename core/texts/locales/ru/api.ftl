@@ -21,6 +21,8 @@ api-unauthorized = Нужен действующий токен (заголов�
 api-token-expired = Срок действия входа истёк. Войдите снова.
 api-not-partner = Этот номер не зарегистрирован как партнёр.
 api-not-found = Не найдено.
+# A referred driver whose personal data was erased on request (name and phone).
+referral-erased = удалён
 api-refused = { $reason }
 api-cursor-invalid = Неверный курсор страницы.
 api-dates-invalid = Неверный период: «from» должна быть не позже «to», не дальше 366 дней.
