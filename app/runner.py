@@ -15,16 +15,22 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from app.bootstrap import Container, build
 from app.settings import ConfigError, Settings
+from app.settings.sections import VkMode
+from app.wiring_bot_modes import check_bot_modes
 
 if TYPE_CHECKING:
+    from app.wiring_bot_modes import Extension
     from bots.telegram.app import TelegramFrontEnd
-    from bots.telegram.options import TelegramOptions
+    from bots.telegram.options import TelegramOptions, TelegramWebhook
     from bots.vk.app import VkFrontEnd
     from bots.vk.options import VkOptions
+    from core.ports import Telemetry
+    from web.metrics import Metrics
 
 log = logging.getLogger("taxireg.run")
 
@@ -36,7 +42,10 @@ class Part(Protocol):
     async def stop(self) -> None: ...
 
 
-def telegram_options(settings: Settings) -> TelegramOptions:
+def telegram_options(
+    settings: Settings, webhook: TelegramWebhook | None = None
+) -> TelegramOptions:
+    """``webhook``: webhook mode's URLs and secret (``app.wiring_bot_modes``); None polls."""
     from bots.telegram.options import TelegramOptions, TelegramPark
     from bots.telegram.polling import PollingOptions
 
@@ -48,6 +57,7 @@ def telegram_options(settings: Settings) -> TelegramOptions:
         ),
         api_server=settings.telegram.api_server,
         polling=PollingOptions(polling_timeout=settings.telegram.polling_timeout),
+        webhook=webhook,
     )
 
 
@@ -62,6 +72,7 @@ def vk_options(settings: Settings) -> VkOptions:
         ),
         api_url=settings.vk.api_url,
         api_version=settings.vk.api_version,
+        callback=settings.vk.mode is VkMode.CALLBACK,
     )
 
 
@@ -90,40 +101,73 @@ def vk_front_end(container: Container, options: VkOptions | None = None) -> VkFr
     )
 
 
-def web_part(container: Container) -> Part:
-    """The landing page, the APIs and the metrics (``[web]``), on this process's loop."""
+def web_part(
+    container: Container,
+    *,
+    metrics: Metrics | None = None,
+    extensions: Sequence[Extension] = (),
+) -> Part:
+    """The landing page, the APIs and the metrics (``[web]``), on this process's loop;
+    ``extensions`` mount the bot webhook endpoints."""
     from app.wiring_web import WebPart, app_links, web_app, web_options
     from web.metrics import Metrics
 
     settings = container.settings
     assert settings.web is not None
     options = web_options(settings.web)
-    app = web_app(container, options, apps=app_links(settings.parks), metrics=Metrics())
+    app = web_app(
+        container,
+        options,
+        apps=app_links(settings.parks),
+        metrics=metrics or Metrics(),
+        extensions=extensions,
+    )
     return WebPart(app, options)
 
 
-def configured_parts(container: Container, *, web: bool = True) -> list[Part]:
+async def configured_parts(container: Container, *, web: bool = True) -> list[Part]:
+    """Every part of this configuration, in start order (the web first: in webhook mode
+    Telegram and VK POST to it as soon as the bots are set up)."""
+    from app.wiring_bot_modes import bot_endpoints, telegram_webhook
+
     settings = container.settings
+    serves_web = web and settings.web is not None
+    metrics: Metrics | None = None
+    if serves_web:
+        from app.wiring_web import install_telemetry
+        from web.metrics import Metrics
+
+        # /metrics counts what the bots (through the registration flow), the alert relay
+        # and the webhook relay of this process do.
+        metrics = Metrics()
+        install_telemetry(container, metrics)
+    telemetry: Telemetry | None = metrics
+    telegram = vk = None
+    hook = await telegram_webhook(container) if serves_web else None
+    if any(p.telegram_token for p in settings.parks):
+        telegram = telegram_front_end(container, telegram_options(settings, hook))
+    if any(p.vk_token and p.vk_group_id for p in settings.parks):
+        vk = vk_front_end(container)
     parts: list[Part] = []
-    if web and settings.web is not None:
-        parts.append(web_part(container))
+    if serves_web:
+        endpoints = bot_endpoints(settings, telegram=telegram, telegram_hook=hook, vk=vk)
+        parts.append(web_part(container, metrics=metrics, extensions=endpoints))
     if any(p.webhook_url for p in settings.parks):
         from app.wiring_webhooks import webhook_part
 
-        parts.append(webhook_part(container))
-    telegram = None
-    if any(p.telegram_token for p in settings.parks):
-        telegram = telegram_front_end(container)
+        parts.append(webhook_part(container, telemetry))
+    if telegram is not None:
         parts.append(telegram)
-    if any(p.vk_token and p.vk_group_id for p in settings.parks):
-        parts.append(vk_front_end(container))
+    if vk is not None:
+        parts.append(vk)
     if settings.notifications.enabled and telegram is not None:
         from app.wiring_scheduler import build_scheduler
         from bots.telegram.sender import TelegramMessenger
 
         # Alerts go out through the front end's own bots (filled as each passes its check),
         # so the scheduler starts after it.
-        parts.append(build_scheduler(container, TelegramMessenger(telegram.bots)))
+        messenger = TelegramMessenger(telegram.bots)
+        parts.append(build_scheduler(container, messenger, telemetry=telemetry))
     return parts
 
 
@@ -143,7 +187,7 @@ async def serve(container: Container, stop: asyncio.Event, *, web: bool = True) 
     warn_about_settings(container.settings)
     started: list[Part] = []
     try:
-        for part in configured_parts(container, web=web):
+        for part in await configured_parts(container, web=web):
             await part.start()
             started.append(part)
             log.info("started %s", part.name)
@@ -169,6 +213,7 @@ async def run(settings: Settings, *, web: bool = True) -> None:
             "config error: parks: no park has a telegram_token or a vk_token with "
             "vk_group_id, and there is no [web] section, so there is nothing to run"
         )
+    check_bot_modes(settings, web=web)
     container = await build(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

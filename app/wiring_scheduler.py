@@ -14,7 +14,7 @@ import socket
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from core.ports import Messenger
+from core.ports import Messenger, Telemetry
 from core.services.cleanup import CleanupService
 from core.services.delivery import DeliveryOptions, DeliveryService
 from core.services.digest import DigestService
@@ -49,6 +49,7 @@ def build_delivery(
     *,
     worker: str | None = None,
     rng: random.Random | None = None,
+    telemetry: Telemetry | None = None,
 ) -> DeliveryService:
     return DeliveryService(
         db=container.db,
@@ -60,6 +61,7 @@ def build_delivery(
         worker=worker or worker_name(),
         leases=container.leases,
         rng=rng,
+        telemetry=telemetry,
     )
 
 
@@ -73,7 +75,11 @@ def build_cleanup(container: Container) -> CleanupService:
 
 
 def build_scheduler(
-    container: Container, messenger: Messenger, *, worker: str | None = None
+    container: Container,
+    messenger: Messenger,
+    *,
+    worker: str | None = None,
+    telemetry: Telemetry | None = None,
 ) -> NotificationScheduler:
     """The ``Part`` that ``taxireg run`` starts after the Telegram front end."""
     from scheduler.service import NotificationScheduler, SchedulerOptions
@@ -84,7 +90,7 @@ def build_scheduler(
             deliver_interval_seconds=settings.deliver_interval_seconds,
             digest_time=settings.digest_clock,
         ),
-        delivery=build_delivery(container, messenger, worker=worker),
+        delivery=build_delivery(container, messenger, worker=worker, telemetry=telemetry),
         digests=build_digests(container),
         cleanup=build_cleanup(container),
         parks=container.parks,

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from core.domain.landing import AppLinks
+from core.ports import Telemetry
 from core.services.landing import LandingService
 
 if TYPE_CHECKING:
@@ -89,8 +90,12 @@ def web_app(
     *,
     apps: Mapping[str, AppLinks] | None = None,
     metrics: Metrics | None = None,
+    extensions: Iterable[Callable[[FastAPI], None]] = (),
 ) -> FastAPI:
-    """The FastAPI app ``taxireg run`` and ``taxireg demo`` serve with ``web.server.serve``."""
+    """The FastAPI app ``taxireg run`` and ``taxireg demo`` serve with ``web.server.serve``.
+
+    ``extensions`` mount more routes after the APIs (the bot webhook endpoints).
+    """
     from app.wiring_api import api_extensions
     from web.app import create_app
 
@@ -102,8 +107,14 @@ def web_app(
         catalog=container.catalog,
         migrations_at_head=migrations_check(container),
         metrics=metrics,
-        extensions=api_extensions(container, landing),
+        extensions=[*api_extensions(container, landing), *extensions],
     )
+
+
+def install_telemetry(container: Container, telemetry: Telemetry) -> None:
+    """Count what the registration flow does (every bot and the app call it) into
+    ``telemetry``; the relays get it where ``taxireg run`` builds them."""
+    container.registration.telemetry = telemetry
 
 
 class WebPart:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.ports import Telemetry
 from core.services.webhooks import (
     Endpoint,
     WebhookPoster,
@@ -49,13 +50,15 @@ def install_webhooks(container: Container, poster: WebhookPoster | None = None) 
     return relay
 
 
-def webhook_part(container: Container) -> WebhookScheduler:
+def webhook_part(container: Container, telemetry: Telemetry | None = None) -> WebhookScheduler:
     """``taxireg run``'s part that POSTs due webhooks every few seconds."""
     from datetime import datetime
 
     from scheduler.webhooks import WebhookScheduler
 
     relay = install_webhooks(container)
+    if telemetry is not None:
+        relay.telemetry = telemetry
     interval = container.settings.notifications.deliver_interval_seconds
     return WebhookScheduler(
         relay.run, container.leases, interval, lambda: datetime.now().astimezone()

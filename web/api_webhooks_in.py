@@ -1,9 +1,10 @@
 """Bot webhook modes: Telegram's webhook and VK's Callback API, mounted in the web app.
 
 ``web`` must not import ``bots``: the composition root passes a handler per platform, a
-callable that takes the park and the update as JSON (Telegram: the bot's ``dp.feed_update``;
-VK: the front end's ``handle_update``). Secrets are compared with ``hmac.compare_digest``;
-a request without the right one gets 403 and reaches no handler.
+callable that takes the park and the update as JSON (Telegram: the front end's
+``feed_webhook``; VK: the front end's ``handle_callback``, which calls the one
+``handle_update``). Secrets are compared with ``hmac.compare_digest``; a request without
+the right one gets 403 and reaches no handler.
 """
 
 # No ``from __future__ import annotations``: FastAPI resolves the routes' annotations.
@@ -26,7 +27,14 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TELEGRAM_PATH = "/webhooks/telegram/{park}"
 VK_PATH = "/webhooks/vk/{park}"
 
-UpdateHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+UpdateHandler = Callable[[str, dict[str, Any]], Awaitable[bool | None]]
+"""Handles one update of a park; returns once it is handled. ``False``: not handled here
+now (the part is stopping, or the park's bot is off): answered 503, so the platform
+delivers it again later, to this or another process."""
+
+
+def _not_serving() -> ApiProblem:
+    return ApiProblem(503, "not_ready", "web-error-not-ready", headers={"Retry-After": "5"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ def telegram_webhook_router(secrets: Mapping[str, str], handler: UpdateHandler) 
             log.warning("telegram webhook: wrong or missing secret", extra={"park": park[:32]})
             raise ApiProblem(403, "forbidden")
         update = await _json_object(request)
-        await handler(park, update)
+        if await handler(park, update) is False:
+            raise _not_serving()
         return JSONResponse({})
 
     return router
@@ -86,7 +95,10 @@ def vk_callback_router(parks: Mapping[str, VkCallback], handler: UpdateHandler) 
             raise ApiProblem(403, "forbidden")
         if event.get("type") == "confirmation":
             return PlainTextResponse(config.confirmation)
-        await handler(park, event)
+        # The handler (and whatever it logs) never sees the secret.
+        update = {key: value for key, value in event.items() if key != "secret"}
+        if await handler(park, update) is False:
+            raise _not_serving()
         return PlainTextResponse("ok")  # VK repeats an event until it reads "ok"
 
     return router

@@ -1,15 +1,16 @@
 """Prometheus metrics of the whole process, served at ``/metrics``.
 
 One ``Metrics`` object owns its own registry (tests build as many as they like). ``app``
-creates it and hands it to the web app and, through small adapters, to the parts that count
-things (bots, relay, webhooks): they increment it with the methods below, whose label
-values come from enums and park slugs, so the number of series stays bounded.
+creates it and hands it to the web app and, as core's ``Telemetry`` port, to the services
+that count things (the registration flow the bots call, the alert relay, the webhook relay):
+they call the methods below, whose label values are enums and park slugs, so the number of
+series stays bounded.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.domain.model import Channel
+from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
 
 # Seconds; a landing page answers in milliseconds, a slow database shows in the upper ones.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -64,17 +68,20 @@ class Metrics:
             "taxireg_outbox_backlog", "Outbox messages waiting to be sent", registry=r
         )
 
-    def update_handled(self, park: str, channel: str, outcome: str) -> None:
-        self.updates.labels(park, channel, outcome).inc()
+    # core.ports.Telemetry: the bots (through the registration flow), the alert relay and
+    # the webhook relay call these.
 
-    def registered(self, park: str, channel: str) -> None:
-        self.registrations.labels(park, channel).inc()
+    def update_handled(self, park: str, channel: Channel, outcome: UpdateOutcome) -> None:
+        self.updates.labels(park, channel.value, outcome.value).inc()
 
-    def alert(self, park: str, outcome: str) -> None:
-        self.alerts.labels(park, outcome).inc()
+    def registered(self, park: str, channel: Channel) -> None:
+        self.registrations.labels(park, channel.value).inc()
 
-    def webhook(self, park: str, outcome: str) -> None:
-        self.webhooks.labels(park, outcome).inc()
+    def alert(self, park: str, outcome: DeliveryOutcome) -> None:
+        self.alerts.labels(park, outcome.value).inc()
+
+    def webhook(self, park: str, outcome: DeliveryOutcome) -> None:
+        self.webhooks.labels(park, outcome.value).inc()
 
     def set_outbox_backlog(self, count: int) -> None:
         self.outbox_backlog.set(count)
@@ -119,6 +126,3 @@ class LatencyMiddleware:
             self.metrics.http_latency.labels(scope["method"], template, str(status)).observe(
                 self.clock() - started
             )
-
-
-BacklogReader = Callable[[], Awaitable[int]]

@@ -7,13 +7,14 @@ import logging
 import re
 import warnings
 from datetime import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from app.settings.base import Section
-from app.settings.checks import blank_to_none, check_http_url, error
+from app.settings.checks import blank_to_none, check_http_url, check_text, error
 from core.domain import limits
 from core.domain.registration import MIN_OTP_SECRET
 
@@ -66,6 +67,20 @@ class DatabaseSettings(Section):
         return f"{driver}://{rest}"
 
 
+# Telegram's rule for setWebhook's secret_token: 1-256 of these characters.
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class VkMode(StrEnum):
+    LONG_POLL = "long_poll"
+    CALLBACK = "callback"
+
+
 class TelegramSettings(Section):
     """``[telegram]``."""
 
@@ -75,6 +90,26 @@ class TelegramSettings(Section):
     """Base URL of a self-hosted Bot API server; None means Telegram's own."""
     polling_timeout: Seconds = 30
     """Long-poll timeout in seconds."""
+    mode: TelegramMode = TelegramMode.POLLING
+    """``webhook``: Telegram POSTs updates to ``[web] public_url``/webhooks/telegram/<park>."""
+    webhook_secret: SecretStr | None = None
+    """setWebhook's ``secret_token``; generated once into the database when unset."""
+    webhook_secret_file: Path | None = None
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TELEGRAM_SECRET.match(value.get_secret_value()):
+            raise error(
+                "telegram_webhook_secret",
+                "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)",
+            )
+        return value
 
     @field_validator("api_server", mode="before")
     @classmethod
@@ -93,6 +128,36 @@ class VkSettings(Section):
 
     api_url: str = "https://api.vk.com/method/"
     api_version: str = Field(default="5.199", pattern=r"^\d+\.\d+$")
+    mode: VkMode = VkMode.LONG_POLL
+    """``callback``: VK's Callback API POSTs to ``[web] public_url``/webhooks/vk/<park>."""
+    callback_confirmation: str | dict[str, str] | None = None
+    """The string VK asks the server to return: one for every park, or a table by park slug
+    (each community's Callback API settings show its own)."""
+    callback_secret: SecretStr | None = None
+    """The «Секретный ключ» set in the communities' Callback API settings."""
+    callback_secret_file: Path | None = None
+
+    @field_validator("callback_secret", "callback_confirmation", mode="before")
+    @classmethod
+    def _blank_callback(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("callback_confirmation")
+    @classmethod
+    def _check_confirmation(cls, value: str | dict[str, str] | None) -> Any:
+        texts = value.values() if isinstance(value, dict) else [value] if value else []
+        for text in texts:
+            check_text(text.strip(), limits.URL)
+            if not text.strip():
+                raise error("blank", "must not be blank")
+        return value
+
+    def confirmation(self, park: str) -> str | None:
+        """The confirmation string of this park's community."""
+        value = self.callback_confirmation
+        if isinstance(value, dict):
+            return value.get(park)
+        return value
 
     @field_validator("api_url")
     @classmethod

@@ -6,20 +6,27 @@ one HTTP session. The park of an update is the park of the bot that received it
 while this process holds the bot's lease, so several ``taxireg run`` processes on one
 PostgreSQL database never poll one bot twice. A park whose token Telegram refuses is
 logged once, by park, and left off; the others run.
+
+In webhook mode (``TelegramOptions.webhook``) nothing is polled: each bot gets setWebhook
+with the secret token at start, and the web front end's endpoint hands each POSTed update
+to ``feed_webhook``, which runs it through the same Dispatcher.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
+from pydantic import ValidationError
 
-from bots.common.failures import log_failure
+from bots.common.failures import hide_sql_parameters, log_failure
 from bots.telegram.commands import set_commands
 from bots.telegram.dispatcher import build_dispatcher
 from bots.telegram.inflight import Inflight
@@ -62,6 +69,7 @@ class TelegramFrontEnd:
         self._session = make_session(options.api_server)
         self.bots: dict[str, Bot] = {}
         """Park slug -> its running bot (for other parts that send, e.g. alerts)."""
+        self._stopping = False
 
     async def start(self) -> None:
         _quiet_aiogram()
@@ -81,11 +89,15 @@ class TelegramFrontEnd:
                 continue
             self._parks_by_bot[bot.id] = park.slug
             self.bots[park.slug] = bot
-            self._start_polling(park.slug, bot)
+            if self._options.webhook is not None:
+                self._start_webhook(park.slug, bot)
+            else:
+                self._start_polling(park.slug, bot)
         log.info("telegram bots started", extra={"parks": ",".join(self.bots) or "-"})
 
     async def stop(self) -> None:
         """Stop polling, let updates in hand finish, confirm them, release the leases."""
+        self._stopping = True  # webhook updates arriving from now on are refused (503)
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -177,6 +189,84 @@ class TelegramFrontEnd:
                 "could not set the bot's commands",
                 extra={"park": self._parks_by_bot.get(bot.id, "-"), "error": describe(exc, bot)},
             )
+
+    # -- webhook mode -----------------------------------------------------------------------
+
+    def _start_webhook(self, slug: str, bot: Bot) -> None:
+        self._tasks[slug] = asyncio.create_task(
+            self._register_webhook(slug, bot), name=f"telegram-webhook:{slug}"
+        )
+
+    async def _register_webhook(self, slug: str, bot: Bot) -> None:
+        """setWebhook with the secret token (and the command menu), retried until it works;
+        a refused token turns the park off. No lease: any process may take the POSTs."""
+        webhook = self._options.webhook
+        assert webhook is not None
+        failures = 0
+        while True:
+            try:
+                await bot.set_webhook(
+                    url=webhook.urls[slug],
+                    secret_token=webhook.secret,
+                    allowed_updates=self.dp.resolve_used_update_types(),
+                )
+                break
+            except TelegramUnauthorizedError:
+                log.error(
+                    "park %s: Telegram rejected the bot token (401); this park's bot is off "
+                    "until parks.telegram_token is fixed",
+                    slug,
+                    extra={"park": slug},
+                )
+                self.bots.pop(slug, None)
+                return
+            except Exception as exc:
+                failures += 1
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
+                    "setWebhook failed; retrying",
+                    extra={"park": slug, "error": describe(exc, bot), "failures": failures},
+                )
+                await asyncio.sleep(self._options.webhook_retry_delay)
+        log.info("telegram webhook set", extra={"park": slug})
+        try:
+            await self._on_lead(bot)
+        except Exception as exc:  # the menu is cosmetic; updates arrive anyway
+            log.warning(
+                "could not set up the bot", extra={"park": slug, "error": describe(exc, bot)}
+            )
+
+    async def feed_webhook(self, park: str, update: Mapping[str, Any]) -> bool:
+        """One update POSTed by Telegram (secret already checked by the web endpoint).
+
+        Returns once it is handled and answered, so Telegram's delivery waits for the
+        commit; False (not handled: the web endpoint answers 503 and Telegram retries) while
+        stopping or for a park without a running bot.
+        """
+        bot = self.bots.get(park)
+        if bot is None or self._stopping:
+            return False
+        try:
+            parsed = Update.model_validate(update, context={"bot": bot})
+        except ValidationError:
+            log.warning("webhook update is not a Telegram update; ignored", extra={"park": park})
+            return True  # retrying junk would not make it an update
+        # A task of its own, tracked like a polled update: a dropped HTTP connection does
+        # not cancel it, and stop() waits for it before closing the bots' session.
+        task = self._inflight.spawn(_feed(self.dp, bot, park, parsed))
+        await asyncio.shield(task)
+        return True
+
+
+async def _feed(dp: Dispatcher, bot: Bot, park: str, update: Update) -> None:
+    try:
+        await dp.feed_update(bot, update)
+    except Exception as exc:  # dp.errors already logged it; this is the backstop
+        hide_sql_parameters(exc)
+        log.error(
+            "update not handled",
+            extra={"park": park, "update_id": update.update_id, "error": describe(exc, bot)},
+        )
 
 
 async def _supervise(poller: BotPoller) -> None:

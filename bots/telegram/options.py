@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bots.telegram.polling import PollingOptions
@@ -17,6 +18,16 @@ class TelegramPark:
 
 
 @dataclass(frozen=True)
+class TelegramWebhook:
+    """Webhook mode: each park's bot gets its updates POSTed to its URL (the web front end's
+    endpoint) with this ``secret_token``, instead of being long-polled."""
+
+    urls: Mapping[str, str]
+    """Park slug -> the URL given to setWebhook."""
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class TelegramOptions:
     parks: tuple[TelegramPark, ...] = ()
     api_server: str | None = None
@@ -29,3 +40,7 @@ class TelegramOptions:
     """How long stopping waits for updates being handled."""
     lease_prefix: str = "telegram"
     """Lease names are ``<prefix>:<park slug>``."""
+    webhook: TelegramWebhook | None = None
+    """Set: webhook mode (setWebhook at start, no polling); None: long polling."""
+    webhook_retry_delay: float = 5.0
+    """Pause before trying a failed setWebhook again."""

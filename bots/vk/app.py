@@ -5,8 +5,9 @@ task, which polls only while this process holds the park's VK lease, the same ki
 Telegram's bots take: with several ``taxireg run`` processes on one database, one community
 is polled by one process, and another takes over when that one stops.
 
-Updates go through one function, ``VkHandler.handle_update(raw)``, the same a Callback API
-endpoint would call. vkbottle's ``BotPolling.listen()`` supplies the raw long-poll answers;
+Updates go through one function, ``VkHandler.handle_update(raw)``, the same the Callback API
+endpoint calls (``handle_callback``, with ``VkOptions.callback``: then nothing is polled).
+vkbottle's ``BotPolling.listen()`` supplies the raw long-poll answers;
 the updates of one answer are handled (one user's in order), and only then is its ``ts``
 stored in the database, so an update is never lost to a crash: it is fetched again and core
 recognises it. A rejected token is reported once and that park stays off; the other parks
@@ -102,6 +103,8 @@ class VkFrontEnd:
         self._leases = leases
         self._db = db
         self._runners: dict[str, _ParkRunner] = {}
+        self._stopping = False
+        self._callbacks: set[asyncio.Task[None]] = set()  # Callback API events in hand
 
     # -- Part -----------------------------------------------------------------------------
 
@@ -110,11 +113,17 @@ class VkFrontEnd:
         self._runners = {park.slug: self._make_runner(park) for park in self.options.parks}
         await asyncio.gather(*(self._check(r) for r in self._runners.values()))
         for runner in self._runners.values():
-            if runner.status is ParkStatus.STARTING:
+            if runner.status is ParkStatus.STARTING and self.options.callback:
+                runner.status = ParkStatus.RUNNING  # VK POSTs; nothing to poll
+            elif runner.status is ParkStatus.STARTING:
                 runner.task = asyncio.create_task(
                     self._supervise(runner), name=f"vk-polling-{runner.slug}"
                 )
-        serving = [r.slug for r in self._runners.values() if r.task is not None]
+        serving = [
+            r.slug
+            for r in self._runners.values()
+            if r.task is not None or r.status is ParkStatus.RUNNING
+        ]
         log.info(
             "vk: %d of %d park bots started: %s",
             len(serving),
@@ -126,10 +135,12 @@ class VkFrontEnd:
     async def stop(self) -> None:
         """Stop polling, let the updates in hand finish and be stored, release the leases."""
         runners = list(self._runners.values())
+        self._stopping = True  # Callback API events from now on are refused (503)
         for runner in runners:
             runner.stopping = True
             runner.polling.stop()
-        batches = [r.batch for r in runners if r.batch is not None and not r.batch.done()]
+        batches: list[asyncio.Future[None]] = [t for t in self._callbacks if not t.done()]
+        batches += [r.batch for r in runners if r.batch is not None and not r.batch.done()]
         if batches:
             _, pending = await asyncio.wait(batches, timeout=self.options.stop_grace)
             if pending:
@@ -153,6 +164,23 @@ class VkFrontEnd:
 
     def status(self) -> dict[str, ParkStatus]:
         return {slug: runner.status for slug, runner in self._runners.items()}
+
+    async def handle_callback(self, park: str, event: Mapping[str, Any]) -> bool:
+        """One Callback API event (secret and community already checked by the web
+        endpoint), through the same ``handle_update`` as a long-polled one.
+
+        Returns once it is handled and answered; False (the endpoint answers 503 and VK
+        sends it again) while stopping or when the park's bot is off.
+        """
+        runner = self._runners.get(park)
+        if runner is None or self._stopping or runner.status is not ParkStatus.RUNNING:
+            return False
+        # A task of its own: a dropped connection does not cancel it, stop() waits for it.
+        task = asyncio.ensure_future(runner.handler.handle_update(event))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+        await asyncio.shield(task)
+        return True
 
     def handler_for_group(self, group_id: int) -> VkHandler | None:
         for runner in self._runners.values():

@@ -38,3 +38,6 @@ class VkOptions:
     """Lease and long-poll cursor names are ``<prefix>:<park slug>``."""
     fetch_names: bool = True
     """Ask ``users.get`` for a new user's first name."""
+    callback: bool = False
+    """Callback API mode: VK POSTs events to the web front end, which hands them to
+    ``VkFrontEnd.handle_callback``; nothing is long-polled and no lease is taken."""

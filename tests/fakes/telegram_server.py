@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import socket
 import time
 import zlib
@@ -109,6 +110,8 @@ class _BotState:
     poll_generation: int = 0
     commands: dict[str, Any] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # setWebhook's parameters while a webhook is set; getUpdates is then refused (409).
+    webhook: dict[str, Any] | None = None
 
     def wake(self) -> None:
         # Pulse: release current waiters, later waiters get a fresh unset event.
@@ -162,6 +165,7 @@ class FakeTelegram:
             "getme": self._get_me,
             "getupdates": self._get_updates,
             "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "getwebhookinfo": self._get_webhook_info,
             "setmycommands": self._set_my_commands,
             "getmycommands": self._get_my_commands,
@@ -475,6 +479,8 @@ class FakeTelegram:
         return state.user
 
     async def _get_updates(self, state: _BotState, params: Params) -> Any:
+        if state.webhook is not None:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = params.get("offset")
         if isinstance(offset, int) and offset > 0:
             state.confirm(offset)
@@ -503,10 +509,27 @@ class FakeTelegram:
     async def _delete_webhook(self, state: _BotState, params: Params) -> Any:
         if params.get("drop_pending_updates"):
             state.queue.clear()
+        state.webhook = None
         return True
 
+    async def _set_webhook(self, state: _BotState, params: Params) -> Any:
+        # Telegram's rules for what setWebhook accepts; the webhook itself is not called.
+        url, secret = params.get("url"), params.get("secret_token")
+        if not url:
+            state.webhook = None
+            return True
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _ApiError(400, "Bad Request: secret token contains unallowed characters")
+        state.webhook = dict(params)
+        return True
+
+    def webhook(self, token: str) -> dict[str, Any] | None:
+        """The parameters of the bot's current setWebhook, or None (polling)."""
+        return self._bots[token].webhook
+
     async def _get_webhook_info(self, state: _BotState, params: Params) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        url = (state.webhook or {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
 
     async def _set_my_commands(self, state: _BotState, params: Params) -> Any:
         state.commands[_commands_key(params)] = params.get("commands", [])

@@ -316,6 +316,19 @@ class FakeVK:
         group.wake()
         return stamped
 
+    def callback_event(
+        self, group_id: int, event: dict[str, Any], secret: str | None
+    ) -> dict[str, Any]:
+        """An update (see ``vk_updates``) as the Callback API POSTs it: stamped like a
+        long-polled one, with the server's secret key."""
+        stamped = {
+            **event,
+            "group_id": group_id,
+            "event_id": f"{next(self._event_ids):040x}",
+            "v": API_VERSION,
+        }
+        return stamped if secret is None else {**stamped, "secret": secret}
+
     def polls(self, group_id: int) -> int:
         """How many valid long polls of ``group_id`` have parked so far."""
         return self._groups[group_id].polls

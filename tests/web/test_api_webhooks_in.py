@@ -100,4 +100,43 @@ async def test_vk_callback_confirmation_and_secret(served: Served) -> None:
     ok = await served.http.post(url, json=event)
     assert ok.status_code == 200
     assert ok.text == "ok"
-    assert served.got == [("mos", event)]
+    # The handler gets the event without the secret, so nothing it logs can carry it.
+    assert served.got == [("mos", {k: v for k, v in event.items() if k != "secret"})]
+
+
+async def test_a_handler_that_is_not_serving_gets_the_update_sent_again() -> None:
+    """A front end that is stopping returns False: 503, so Telegram and VK deliver again."""
+    from core.texts import Catalog
+
+    async def stopping(park: str, update: dict[str, Any]) -> bool:
+        return False
+
+    app = FastAPI()
+    install_api_errors(app, Catalog())
+    app.include_router(telegram_webhook_router({"mos": TG_SECRET}, stopping))
+    app.include_router(vk_callback_router({"mos": VK}, stopping))
+    port = free_port()
+    stop, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        serve(app, "127.0.0.1", port, stop, on_started=lambda _p: started.set())
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            tg = await http.post(
+                "/webhooks/telegram/mos",
+                json={"update_id": 1},
+                headers={TELEGRAM_SECRET_HEADER: TG_SECRET},
+            )
+            event = {"type": "message_new", "group_id": 1001, "object": {}, "secret": VK.secret}
+            vk = await http.post("/webhooks/vk/mos", json=event)
+            confirm = {"type": "confirmation", "group_id": 1001, "secret": VK.secret}
+            confirmation = await http.post("/webhooks/vk/mos", json=confirm)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    for answer in (tg, vk):
+        assert answer.status_code == 503
+        assert answer.json()["code"] == "not_ready"
+        assert answer.headers["retry-after"] == "5"
+    assert confirmation.text == VK.confirmation  # VK's check needs no running bot

@@ -15,6 +15,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from core.domain.landing import VisitCount
+from core.domain.model import Channel
+from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
 from tests.web.conftest import Web
 from web.app import create_app
 from web.errors import ERROR_RESPONSES
@@ -210,10 +212,10 @@ async def test_health_readiness_and_metrics(web: Web, http: httpx.AsyncClient) -
     await http.get("/ref/zzzz/qr.svg")
     await http.get("/random/path/1")
     await http.get("/random/path/2")
-    web.metrics.update_handled("mos", "telegram", "ok")
-    web.metrics.registered("mos", "vk")
-    web.metrics.alert("mos", "retried")
-    web.metrics.webhook("spb", "failed")
+    web.metrics.update_handled("mos", Channel.TELEGRAM, UpdateOutcome.ANSWERED)
+    web.metrics.registered("mos", Channel.VK)
+    web.metrics.alert("mos", DeliveryOutcome.RETRIED)
+    web.metrics.webhook("spb", DeliveryOutcome.FAILED)
     text = (await http.get("/metrics")).text
     assert (
         'taxireg_http_request_duration_seconds_count{method="GET",route="/ref",status="200"} 1.0'
@@ -223,7 +225,8 @@ async def test_health_readiness_and_metrics(web: Web, http: httpx.AsyncClient) -
     # Random paths are one series, not one per path.
     assert LATENCY_COUNT + '{method="GET",route="unmatched",status="404"} 2.0' in text
     assert "/random/path" not in text
-    assert 'taxireg_updates_handled_total{channel="telegram",outcome="ok",park="mos"} 1.0' in text
+    handled = 'taxireg_updates_handled_total{channel="telegram",outcome="answered",park="mos"}'
+    assert handled + " 1.0" in text
     assert 'taxireg_registrations_total{channel="vk",park="mos"} 1.0' in text
     assert 'taxireg_alerts_total{outcome="retried",park="mos"} 1.0' in text
     assert 'taxireg_webhooks_total{outcome="failed",park="spb"} 1.0' in text
