@@ -113,7 +113,7 @@ async def stream(
 
     out = out or sys.stdout
     count = 0
-    writer = csv.writer(out) if fmt == Format.CSV else None
+    writer = csv.writer(out, lineterminator="\n") if fmt == Format.CSV else None
     if writer is not None:
         writer.writerow(headers)
     elif fmt == Format.JSON:
