@@ -27,6 +27,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.sms import RecordingSms
 from tests.integration.flow import Person
 from tests.web.conftest import free_port
+from web.metrics import Metrics
 from web.server import serve
 
 SECRET = "whsec-0123456789abcdef"
@@ -88,11 +89,17 @@ async def register(app: Container, park: str, phone: str) -> None:
     await person.press(Action.NO_CODE)
 
 
+def webhook_count(metrics: Metrics, outcome: str) -> float | None:
+    labels = {"park": "mos", "outcome": outcome}
+    return metrics.registry.get_sample_value("taxireg_webhooks_total", labels)
+
+
 async def test_signed_delivery_retries_and_once_only(
     app: Container, receiver: Receiver, clock: FakeClock
 ) -> None:
     poster = HttpWebhookPoster(timeout=5)
     relay = install_webhooks(app, poster)
+    relay.telemetry = metrics = Metrics()  # what taxireg run installs for /metrics
     await register(app, "mos", "+79160000001")
     await register(app, "spb", "+79210000001")  # spb has no webhook: no event
     [row] = await relay.list()
@@ -127,6 +134,9 @@ async def test_signed_delivery_retries_and_once_only(
     # An operator retry of a delivered event is refused; of a failed one it is due now.
     assert not await relay.retry(done.id)
     await poster.aclose()
+    assert webhook_count(metrics, "retried") == 1
+    assert webhook_count(metrics, "sent") == 1
+    assert webhook_count(metrics, "failed") is None
 
 
 async def test_a_receiver_answering_500_is_retried_then_parked(
@@ -143,6 +153,7 @@ async def test_a_receiver_answering_500_is_retried_then_parked(
 
     poster = Answers500()
     relay = install_webhooks(app, poster)
+    relay.telemetry = metrics = Metrics()
     await register(app, "mos", "+79160000002")
     for _ in range(MAX_ATTEMPTS):
         await relay.run()
@@ -151,6 +162,8 @@ async def test_a_receiver_answering_500_is_retried_then_parked(
     assert row.status is WebhookStatus.FAILED
     assert row.last_error == "HTTP 500"
     assert poster.calls == MAX_ATTEMPTS
+    assert webhook_count(metrics, "retried") == MAX_ATTEMPTS - 1
+    assert webhook_count(metrics, "failed") == 1
     assert await relay.retry(row.id)
     [row] = await relay.list(WebhookStatus.PENDING)
     assert row.attempts == 0
