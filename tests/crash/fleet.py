@@ -95,13 +95,25 @@ class TrackingVK(FakeVK):
             poll.end = time.monotonic()
 
 
-def overlaps(polls: list[Poll], kills: list[float]) -> list[tuple[Poll, Poll]]:
-    """Pairs of polls of one bot that were open at the same time (two pollers at once).
+# How long after a kill the fake may still hold the dead client's long poll open: it notices
+# the hang-up on a later loop turn, or only when the poll times out (1 s) or is superseded.
+DEAD_POLL_GRACE = 3.0
 
-    A killed process's poll is not one: the server learns that its client hung up only on
-    its next loop turn, so such a poll (cut by its client, ``status`` None, within a second
-    of a kill) may seem to end a moment after the next holder's first poll began.
-    """
+
+def cut_by_kill(poll: Poll, kills: list[float]) -> bool:
+    """A poll open across a kill that ended soon after it: the killed process's own poll,
+    which the fake answers (409 once superseded, as Telegram does) or drops only after its
+    client is already gone. Such a poll is not a second poller."""
+    return (
+        poll.status in (None, 409)
+        and poll.end is not None
+        and any(poll.start < k <= poll.end <= k + DEAD_POLL_GRACE for k in kills)
+    )
+
+
+def overlaps(polls: list[Poll], kills: list[float]) -> list[tuple[Poll, Poll]]:
+    """Pairs of polls of one bot that were open at the same time (two pollers at once),
+    leaving out the dead client's poll cut by a kill (``cut_by_kill``)."""
     found = []
     by_bot: dict[str, list[Poll]] = {}
     for poll in polls:
@@ -111,14 +123,14 @@ def overlaps(polls: list[Poll], kills: list[float]) -> list[tuple[Poll, Poll]]:
         for earlier, later in itertools.pairwise(ordered):
             if earlier.end is not None and later.start >= earlier.end:
                 continue
-            cut_by_kill = (
-                earlier.status is None
-                and earlier.end is not None
-                and any(earlier.start < k <= later.start and earlier.end - k < 1.0 for k in kills)
-            )
-            if not cut_by_kill:
+            if not (cut_by_kill(earlier, kills) and later.start >= _kill_before(earlier, kills)):
                 found.append((earlier, later))
     return found
+
+
+def _kill_before(poll: Poll, kills: list[float]) -> float:
+    """The kill that cut ``poll`` (the first one inside it)."""
+    return min(k for k in kills if poll.start < k <= (poll.end or k))
 
 
 def longest_gap(polls: list[Poll], bot: str, until: float) -> float:
