@@ -18,6 +18,7 @@ from core.domain.registration import Limits
 from core.domain.sms_limits import Quota
 from core.ports import Clock, LeaseFactory, SmsSender
 from core.services.admin import AdminService
+from core.services.broadcast import BroadcastOptions, BroadcastService
 from core.services.codes import CodeIssuer
 from core.services.ledger import LedgerService
 from core.services.registration import RegistrationService
@@ -42,6 +43,18 @@ class Container:
     admin: AdminService
     ledger: LedgerService
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def broadcasts(self) -> BroadcastService:
+        """Broadcasts for the CLI and the admin API (built on first use)."""
+        service = self.extras.get("broadcasts")
+        if not isinstance(service, BroadcastService):
+            rate = self.settings.notifications.per_bot_rate
+            service = BroadcastService(
+                self.db, self.parks, self.clock, BroadcastOptions(per_bot_rate=rate)
+            )
+            self.extras["broadcasts"] = service
+        return service
 
     async def aclose(self) -> None:
         await self.db.dispose()

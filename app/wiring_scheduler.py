@@ -18,6 +18,7 @@ from core.ports import Messenger, Telemetry
 from core.services.cleanup import CleanupService
 from core.services.delivery import DeliveryOptions, DeliveryService
 from core.services.digest import DigestService
+from core.services.reminders import ReminderOptions, ReminderService
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
@@ -74,6 +75,21 @@ def build_cleanup(container: Container) -> CleanupService:
     return CleanupService(container.db, container.clock, timedelta(days=days))
 
 
+def build_reminders(container: Container, messenger: Messenger) -> ReminderService:
+    """One reminder per unfinished Telegram registration, through the relay's bots."""
+    settings = container.settings
+    start, end = settings.registration.reminder_day()
+    options = ReminderOptions(
+        after=timedelta(hours=settings.registration.reminder_after_hours),
+        day_from=start,
+        day_to=end,
+        disabled=frozenset(p.slug for p in settings.parks if not p.reminders),
+    )
+    return ReminderService(
+        container.db, container.parks, container.clock, options, lambda: messenger.parks
+    )
+
+
 def build_scheduler(
     container: Container,
     messenger: Messenger,
@@ -93,6 +109,7 @@ def build_scheduler(
         delivery=build_delivery(container, messenger, worker=worker, telemetry=telemetry),
         digests=build_digests(container),
         cleanup=build_cleanup(container),
+        reminders=build_reminders(container, messenger),
         parks=container.parks,
         clock=container.clock,
     )

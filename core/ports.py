@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.broadcast import Audience, Audit, Broadcast, Selection
 from core.domain.cabinet import PartnerSession, ReferralRow, Started
 from core.domain.delivery import (
     OutboxRow,
@@ -45,7 +46,7 @@ from core.domain.model import (
     PhoneOwner,
 )
 from core.domain.operators import DriverFilter
-from core.domain.registration import Conversation
+from core.domain.registration import Conversation, DueReminder
 from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
 from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
 
@@ -182,6 +183,10 @@ class OutboxRepository(Protocol):
         """Queue a notification; a repeated ``key`` is ignored (idempotent)."""
         ...
 
+    def add_many(self, notifications: Sequence[Notification]) -> None:
+        """``add`` for many, as one statement."""
+        ...
+
     def claim(
         self,
         *,
@@ -230,6 +235,62 @@ class OutboxRepository(Protocol):
 
     def requeue(self, row_id: int, now: datetime) -> OutboxRow | None:
         """Operator retry: pending, due ``now``, attempts reset; None if absent or sent."""
+        ...
+
+
+class BroadcastRepository(Protocol):
+    """Broadcasts (``core.domain.broadcast``) and the outbox rows that carry them."""
+
+    def create(
+        self,
+        *,
+        park: str,
+        audience: Audience,
+        filter: str,
+        text: str,
+        key: str,
+        actor: str,
+        now: datetime,
+    ) -> tuple[Broadcast, bool]:
+        """Insert a queueing broadcast; if one with ``key`` exists, that one and False."""
+        ...
+
+    def get(self, broadcast_id: int) -> Broadcast | None: ...
+    def by_key(self, key: str) -> Broadcast | None: ...
+    def list(self, park: str | None = None, limit: int = 50) -> list[Broadcast]:
+        """Newest first."""
+        ...
+
+    def audit(self, selection: Selection) -> Audit:
+        """How many of the audience have a reachable Telegram chat, and how many not."""
+        ...
+
+    def queue_batch(
+        self, broadcast_id: int, selection: Selection, limit: int, spacing: timedelta
+    ) -> int | None:
+        """Write the next ``limit`` recipients' outbox rows (one INSERT of many rows), due
+        ``spacing`` apart from the broadcast's creation; returns how many recipients were
+        read (0: all are queued, and the broadcast is marked queued), or None if it is not
+        queueing any more (cancelled). Holds the broadcast's row so a cancel waits."""
+        ...
+
+    def counts(self, broadcast_id: int) -> dict[Status, int]: ...
+    def cancel(self, broadcast_id: int, now: datetime) -> int | None:
+        """Mark it cancelled and its unclaimed pending rows cancelled; how many rows, or None
+        if there is no such broadcast. Rows a relay has claimed already still go out."""
+        ...
+
+
+class ReminderRepository(Protocol):
+    """Unfinished registrations due for their one reminder."""
+
+    def take_due(
+        self, *, parks: Collection[str], idle_since: datetime, now: datetime, limit: int
+    ) -> list[DueReminder]:
+        """Mark up to ``limit`` unfinished Telegram registrations of ``parks``, untouched
+        since ``idle_since``, never reminded and not stopped, as reminded at ``now``, and
+        return them: one UPDATE ... RETURNING (PostgreSQL: rows locked elsewhere skipped),
+        so two processes never take the same conversation."""
         ...
 
 
@@ -451,6 +512,8 @@ class UnitOfWork(Protocol):
     visits: VisitRepository
     cabinet: CabinetRepository
     webhooks: WebhookRepository
+    broadcasts: BroadcastRepository
+    reminders: ReminderRepository
 
 
 class Database(Protocol):
@@ -503,8 +566,15 @@ class Messenger(Protocol):
         """The parks it can send for."""
         ...
 
-    def send(self, park: str, chat_id: int, text: str) -> Awaitable[SendResult]:
-        """Send; every answer, error or timeout is reported as a send result, never raised."""
+    def send(
+        self, park: str, chat_id: int, text: str, *, buttons: Sequence[str] = ()
+    ) -> Awaitable[SendResult]:
+        """Send; every answer, error or timeout is reported as a send result, never raised.
+
+        ``buttons``: quick replies under the message (a keyboard whose press sends its
+        label, which the registration flow reads as an action); only reminders pass any,
+        so a messenger for alerts alone may leave them out of its signature.
+        """
         ...
 
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     QUIET_NIGHT = "quiet_night"
     QUIET_OFF = "quiet_off"
     MAILING_ON = "mailing_on"
+    CONTINUE = "continue"  # a reminder's button: ask the current step's question again
 
 
 class ButtonKind(StrEnum):
@@ -86,4 +87,5 @@ ACTION_LABELS: dict[Action, str] = {
     Action.ALERTS_DIGEST: "btn-alerts-digest",
     Action.QUIET_NIGHT: "btn-quiet-night",
     Action.QUIET_OFF: "btn-quiet-off",
+    Action.CONTINUE: "btn-continue",
 }

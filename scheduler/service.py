@@ -2,7 +2,10 @@
 
 * ``deliver`` every ``deliver_interval_seconds``: one relay pass (``DeliveryService.run``);
 * ``digest:<park>`` daily at ``digest_time`` in each park's time zone (``DigestService``);
-* ``cleanup`` hourly: expired one-time codes, abandoned registrations (``CleanupService``).
+* ``cleanup`` hourly: expired one-time codes, abandoned registrations (``CleanupService``);
+* ``reminders`` every ``reminders_every``: the one reminder of unfinished registrations that
+  are due, in parks where it is daytime (``ReminderService``; queued to the outbox, which
+  ``deliver`` sends). Safe in several processes: the job marks what it takes.
 
 The decisions live in core; this module only says *when*. Stopping is graceful: the relay
 stops claiming, the send on the wire finishes and is recorded, and every row this process
@@ -27,6 +30,7 @@ from core.ports import Clock
 from core.services.cleanup import CleanupService
 from core.services.delivery import DeliveryService
 from core.services.digest import DigestService
+from core.services.reminders import ReminderService
 
 log = logging.getLogger("taxireg.notify")
 
@@ -39,6 +43,7 @@ class SchedulerOptions:
     cleanup_every: timedelta = timedelta(hours=1)
     digest_grace: timedelta = timedelta(hours=1)
     """A digest missed by up to this much (a restart around digest time) still runs."""
+    reminders_every: timedelta = timedelta(minutes=5)
 
 
 class NotificationScheduler:
@@ -53,11 +58,13 @@ class NotificationScheduler:
         cleanup: CleanupService,
         parks: Mapping[str, Park],
         clock: Clock,
+        reminders: ReminderService | None = None,
     ) -> None:
         self.options = options
         self.delivery = delivery
         self.digests = digests
         self.cleanup = cleanup
+        self.reminders = reminders
         self.parks = dict(parks)
         self.clock = clock
         self._scheduler: AsyncIOScheduler | None = None
@@ -90,6 +97,15 @@ class NotificationScheduler:
             max_instances=1,
             coalesce=True,
         )
+        if self.reminders is not None:
+            scheduler.add_job(
+                self.remind,
+                IntervalTrigger(seconds=options.reminders_every.total_seconds()),
+                id="reminders",
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+            )
         at = options.digest_time
         # Digests for the parks whose bots can send; the outbox key keeps a digest single
         # when several processes run the job.
@@ -141,6 +157,16 @@ class NotificationScheduler:
             await self.digests.queue(park)
         except Exception:
             log.exception("digest for park %s failed", park)
+
+    async def remind(self) -> int:
+        """The reminders job: queue the due reminders (0 if none or on failure)."""
+        if self.reminders is None:
+            return 0
+        try:
+            return await self.reminders.run()
+        except Exception:
+            log.exception("registration reminders failed")
+            return 0
 
     async def _cleanup(self) -> None:
         try:

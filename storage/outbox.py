@@ -34,7 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from core.domain.broadcast import BroadcastState
 from core.domain.delivery import (
+    BroadcastTarget,
+    ConversationTarget,
     Defer,
     DriverTarget,
     Final,
@@ -51,6 +54,7 @@ from core.domain.delivery import (
     Targets,
 )
 from core.domain.model import Alerts, Channel, Notification, OwnerKind
+from core.domain.registration import UNFINISHED
 from core.ports import Clock
 from storage import tables as t
 
@@ -64,6 +68,7 @@ _ENUMS: dict[str, type[StrEnum]] = {
     "hold": Hold,
     "sent_as": SentAs,
 }
+_UNFINISHED = frozenset(step.value for step in UNFINISHED)
 _ERROR_CHARS = 1000  # last_error is Text; a page of Telegram's description is enough
 
 # Literals, not bound parameters: SQLite (and PostgreSQL's generic plans) use a partial
@@ -112,21 +117,31 @@ class SqlOutbox:
         return self.conn.dialect.name == "postgresql"
 
     def add(self, notification: Notification) -> None:
+        self.add_many([notification])
+
+    def add_many(self, notifications: Sequence[Notification]) -> None:
+        if not notifications:
+            return
         now = self.clock.now()
         insert = postgresql.insert if self._postgres else sqlite.insert
         self.conn.execute(
             insert(o)
             .values(
-                park_slug=notification.park,
-                recipient_kind=notification.recipient_kind.value,
-                recipient_id=notification.recipient_id,
-                kind=notification.kind,
-                payload=notification.payload,
-                idempotency_key=notification.key,
-                status=Status.PENDING.value,
-                attempts=0,
-                next_attempt_at=notification.not_before or now,
-                created_at=now,
+                [
+                    {
+                        "park_slug": n.park,
+                        "recipient_kind": n.recipient_kind.value,
+                        "recipient_id": n.recipient_id,
+                        "kind": n.kind,
+                        "payload": n.payload,
+                        "idempotency_key": n.key,
+                        "status": Status.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": n.not_before or now,
+                        "created_at": now,
+                    }
+                    for n in notifications
+                ]
             )
             .on_conflict_do_nothing(index_elements=[o.c.idempotency_key])
         )
@@ -198,7 +213,16 @@ class SqlOutbox:
     def targets(self, rows: Sequence[OutboxRow]) -> Targets:
         partner_ids = {r.recipient_id for r in rows if r.recipient_kind is OwnerKind.PARTNER}
         driver_ids = {r.recipient_id for r in rows if r.recipient_kind is OwnerKind.DRIVER}
-        return Targets(self._partners(partner_ids), self._drivers(driver_ids))
+        conversation_ids = {
+            r.recipient_id for r in rows if r.recipient_kind is OwnerKind.CONVERSATION
+        }
+        broadcast_ids = {r.broadcast_id for r in rows if r.broadcast_id is not None}
+        return Targets(
+            self._partners(partner_ids),
+            self._drivers(driver_ids),
+            self._conversations(conversation_ids),
+            self._broadcasts(broadcast_ids),
+        )
 
     def _partners(self, ids: Collection[int]) -> dict[int, PartnerTarget]:
         if not ids:
@@ -223,17 +247,46 @@ class SqlOutbox:
         """A driver's chat is the user id of their Telegram conversation with the park."""
         if not ids:
             return {}
-        c = t.conversations
+        c, d = t.conversations, t.drivers
         stmt = (
-            select(c.c.driver_id, c.c.user_id, c.c.lang)
+            select(c.c.driver_id, c.c.user_id, c.c.lang, d.c.mailing_at)
+            .join(d, d.c.id == c.c.driver_id)
             .where(c.c.driver_id.in_(sorted(ids)), c.c.channel == Channel.TELEGRAM.value)
             .order_by(c.c.id)
         )
         found: dict[int, DriverTarget] = {}
         for r in self.conn.execute(stmt):
             if r.user_id.lstrip("-").isdigit():
-                found[r.driver_id] = DriverTarget(r.driver_id, int(r.user_id), r.lang)
+                found[r.driver_id] = DriverTarget(
+                    r.driver_id, int(r.user_id), r.lang, mailing=r.mailing_at is not None
+                )
         return found
+
+    def _conversations(self, ids: Collection[int]) -> dict[int, ConversationTarget]:
+        """An unfinished registration's Telegram chat, and whether it still wants reminding."""
+        if not ids:
+            return {}
+        c = t.conversations
+        stmt = select(
+            c.c.id, c.c.channel, c.c.user_id, c.c.lang, c.c.step, c.c.stopped_at
+        ).where(c.c.id.in_(sorted(ids)))
+        found: dict[int, ConversationTarget] = {}
+        for r in self.conn.execute(stmt):
+            telegram = r.channel == Channel.TELEGRAM.value and r.user_id.lstrip("-").isdigit()
+            open_ = r.step in _UNFINISHED and r.stopped_at is None
+            chat = int(r.user_id) if telegram else None
+            found[r.id] = ConversationTarget(r.id, chat, r.lang, open_)
+        return found
+
+    def _broadcasts(self, ids: Collection[int]) -> dict[int, BroadcastTarget]:
+        if not ids:
+            return {}
+        b = t.broadcasts
+        stmt = select(b.c.id, b.c.text, b.c.state).where(b.c.id.in_(sorted(ids)))
+        return {
+            r.id: BroadcastTarget(r.id, r.text, r.state == BroadcastState.CANCELLED.value)
+            for r in self.conn.execute(stmt)
+        }
 
     # -- recording outcomes ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Connection
 
+from core.domain.registration import Step
 from storage import tables as t
 
 
@@ -18,6 +19,8 @@ class ParkCounts:
     partners_linked: int = 0  # with a Telegram chat to alert
     partners_unreachable: int = 0  # linked, but the chat stopped accepting messages
     conversations: dict[str, int] = field(default_factory=dict)  # by step
+    reminded: int = 0  # unfinished registrations that got their one reminder
+    reminded_registered: int = 0  # ... and were finished after it
 
 
 @dataclass
@@ -49,6 +52,14 @@ def collect(conn: Connection) -> Stats:
         .order_by(c.c.park_slug, c.c.step)
     ):
         park(slug).conversations[step] = count
+    reminded = c.c.reminded_at.is_not(None)
+    finished = cast(c.c.step == Step.DONE.value, Integer)
+    for slug, count, registered in conn.execute(
+        select(c.c.park_slug, func.count(), func.sum(finished))
+        .where(reminded)
+        .group_by(c.c.park_slug)
+    ):
+        park(slug).reminded, park(slug).reminded_registered = count, int(registered or 0)
     outbox = {
         status: count
         for status, count in conn.execute(

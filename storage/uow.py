@@ -9,11 +9,13 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from core.ports import Clock
+from storage.broadcasts import SqlBroadcasts
 from storage.cabinet import SqlCabinet
 from storage.digests import SqlDigests
 from storage.housekeeping import SqlHousekeeping
 from storage.ledger import SqlLedger
 from storage.outbox import SqlOutbox
+from storage.reminders import SqlReminders
 from storage.repositories import (
     SqlAudit,
     SqlCodes,
@@ -48,3 +50,5 @@ class SqlUnitOfWork:
         self.visits = SqlVisits(conn)
         self.cabinet = SqlCabinet(conn)
         self.webhooks = SqlWebhooks(conn)
+        self.broadcasts = SqlBroadcasts(conn)
+        self.reminders = SqlReminders(conn)

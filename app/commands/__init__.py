@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "app.commands.driver",
     "app.commands.code",
     "app.commands.notifications",
+    "app.commands.broadcast",
     "app.commands.webhooks",
     "app.commands.orders",
     "app.commands.ledger",

@@ -60,6 +60,8 @@ class ParkSettings(Section):
     timezone: str = _PARK_DEFAULTS["timezone"]
     privacy_url: str | None = None
     """The personal-data policy shown at the phone step (152-FZ consent)."""
+    reminders: bool = True
+    """One reminder to drivers who stopped registering (``[registration]``); false: none."""
     app_api_key: SecretStr | None = None
     """The key the park's app sends as ``X-Api-Key`` to the app registration API."""
     app_api_key_file: Path | None = None

@@ -213,6 +213,9 @@ class SmsSettings(Section):
         return value.strip()
 
 
+_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
 class RegistrationSettings(Section):
     """``[registration]``: one-time-code and invite-code limits."""
 
@@ -227,9 +230,27 @@ class RegistrationSettings(Section):
     """One-time codes one phone number may get in any 10 minutes, over all chats."""
     sms_per_phone_day: Count = 10
     """... and in any 24 hours."""
+    reminder_after_hours: int = Field(default=24, gt=0, le=MAX_HOURS)
+    """One reminder to a driver whose registration has been idle this long (Telegram)."""
+    reminder_day_from: str = "10:00"
+    """Reminders go out only from this park-local time ..."""
+    reminder_day_to: str = "20:00"
+    """... until this one (HH:MM, in each park's timezone)."""
 
+    @field_validator("reminder_day_from", "reminder_day_to")
+    @classmethod
+    def _check_reminder_time(cls, value: str) -> str:
+        match = _HH_MM.match(value.strip())
+        if match is None:
+            raise error("reminder_time", "Input should be a time of day as HH:MM, e.g. 10:00")
+        return f"{int(match[1]):02d}:{match[2]}"
 
-_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+    def reminder_day(self) -> tuple[time, time]:
+        """``reminder_day_from`` and ``reminder_day_to`` as ``datetime.time``."""
+        start, end = (
+            time(int(v[:2]), int(v[3:])) for v in (self.reminder_day_from, self.reminder_day_to)
+        )
+        return start, end
 
 
 class NotificationSettings(Section):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiogram import Bot
@@ -25,6 +25,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
+from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 
 from bots.telegram.render import Outgoing
 from core.domain.delivery import (
@@ -73,12 +74,19 @@ class TelegramMessenger:
     def parks(self) -> frozenset[str]:
         return frozenset(self._bots)
 
-    async def send(self, park: str, chat_id: int, text: str) -> SendResult:
+    async def send(
+        self, park: str, chat_id: int, text: str, *, buttons: Sequence[str] = ()
+    ) -> SendResult:
         bot = self._bots.get(park)
         if bot is None:
             return Transient(f"park {park} has no running Telegram bot")
+        # Quick replies: a press sends the label, which the registration flow reads back.
+        markup = None
+        if buttons:
+            rows = [[KeyboardButton(text=label)] for label in buttons]
+            markup = ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True)
         try:
-            message = await bot.send_message(chat_id, text)
+            message = await bot.send_message(chat_id, text, reply_markup=markup)
         except TelegramUnauthorizedError as exc:
             log.error("telegram refused the bot token", extra={"park": park})
             return send_result(exc, bot)

@@ -39,6 +39,19 @@ class Step(StrEnum):
     PARTNER = "partner"  # a partner of this park (``partner_id``)
 
 
+# A registration that is started and not finished: what a reminder is for.
+UNFINISHED = (Step.PHONE, Step.OTP, Step.REFERRAL)
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """An unfinished registration just marked reminded: its reminder is to be queued."""
+
+    conversation_id: int
+    park: str
+    step: Step
+
+
 @dataclass(frozen=True)
 class Limits:
     otp_ttl: timedelta = timedelta(minutes=5)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain.delivery import DRIVER_REGISTERED, PARTNER_DIGEST
+from core.domain.delivery import DRIVER_REGISTERED, PARTNER_DIGEST, REGISTRATION_REMINDER
 from core.domain.model import Channel, Park, Source
 from core.domain.phones import mask_phone
 from core.texts import Catalog
@@ -30,6 +30,10 @@ def render(catalog: Catalog, lang: str, park: Park, kind: str, payload: Mapping[
             return _driver_registered(catalog, lang, park, payload)
         if kind == PARTNER_DIGEST:
             return _digest(catalog, lang, payload)
+        if kind == REGISTRATION_REMINDER:
+            # Phone confirmed: only the code is left; otherwise they confirmed nothing yet.
+            key = "reminder-code" if payload.get("step") == "referral" else "reminder-start"
+            return catalog.text(lang, key, {"park": park.name})
     except (KeyError, TypeError, ValueError) as exc:
         raise CannotRender(f"{kind}: bad payload ({type(exc).__name__}: {exc})") from exc
     raise CannotRender(f"unknown notification kind {kind!r}")

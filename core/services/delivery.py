@@ -64,6 +64,7 @@ from core.ports import (
     Telemetry,
     UnitOfWork,
 )
+from core.replies import ACTION_LABELS, Action
 from core.services.alert_texts import CannotRender, render
 from core.services.pacing import BotPacer, Monotonic
 from core.texts import Catalog
@@ -139,6 +140,16 @@ class Job:
     chat_id: int
     text: str
     claimed_at: float  # monotonic, for the claim guard
+    buttons: tuple[str, ...] = ()  # quick replies under the message (a reminder's button)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What triage decided to send for a row."""
+
+    chat_id: int
+    text: str
+    buttons: tuple[str, ...] = ()
 
 
 class LeaseLost(Exception):
@@ -152,11 +163,18 @@ def triage(
     parks: Mapping[str, Park],
     catalog: Catalog,
     unlinked_ttl: timedelta,
-) -> Outcome | tuple[int, str]:
-    """Decide a claimed row without Telegram: an outcome, or (chat, text) to send."""
+) -> Outcome | Message:
+    """Decide a claimed row without Telegram: an outcome, or the message to send."""
     park = parks.get(row.park)
     if park is None:
         return Final(row.id, Status.FAILED, f"unknown park {row.park!r}")
+    broadcast = None
+    if row.broadcast_id is not None:
+        broadcast = targets.broadcasts.get(row.broadcast_id)
+        if broadcast is None or broadcast.cancelled:
+            return Final(row.id, Status.CANCELLED, "the broadcast was cancelled")
+    if row.recipient_kind is OwnerKind.CONVERSATION:
+        return _reminder(row, targets, park, catalog)
     if row.recipient_kind is OwnerKind.PARTNER:
         partner = targets.partners.get(row.recipient_id)
         if partner is None:
@@ -182,13 +200,33 @@ def triage(
         driver = targets.drivers.get(row.recipient_id)
         if driver is None or driver.chat_id is None:
             return _unlinked(row, now, unlinked_ttl)
+        if broadcast is not None and not driver.mailing:
+            return Final(row.id, Status.CANCELLED, "the driver withdrew mailing consent (/stop)")
         chat_id, lang = driver.chat_id, driver.lang
+    if broadcast is not None:
+        return Message(chat_id, broadcast.text)  # the operator's own words, as written
     try:
         text = render(catalog, lang, park, row.kind, row.payload)
     except CannotRender as exc:
         log.error("cannot render outbox row %d: %s", row.id, exc)
         return Final(row.id, Status.FAILED, str(exc))
-    return chat_id, text
+    return Message(chat_id, text)
+
+
+def _reminder(row: OutboxRow, targets: Targets, park: Park, catalog: Catalog) -> Outcome | Message:
+    conversation = targets.conversations.get(row.recipient_id)
+    if conversation is None or not conversation.open:
+        return Final(row.id, Status.CANCELLED, "the registration was finished or stopped")
+    if conversation.chat_id is None:
+        return Final(row.id, Status.FAILED, "reminders are sent through Telegram only")
+    lang = conversation.lang
+    try:
+        text = render(catalog, lang, park, row.kind, row.payload)
+    except CannotRender as exc:
+        log.error("cannot render outbox row %d: %s", row.id, exc)
+        return Final(row.id, Status.FAILED, str(exc))
+    button = catalog.text(lang, ACTION_LABELS[Action.CONTINUE])
+    return Message(conversation.chat_id, text, (button,))
 
 
 def _unlinked(row: OutboxRow, now: datetime, ttl: timedelta) -> Outcome:
@@ -437,8 +475,8 @@ class DeliveryService:
         claimed_at = self._monotonic()
         for row in rows:
             result = triage(row, now, targets, self.parks, self.catalog, ttl)
-            if isinstance(result, tuple):
-                jobs.append(Job(row, result[0], result[1], claimed_at))
+            if isinstance(result, Message):
+                jobs.append(Job(row, result.chat_id, result.text, claimed_at, result.buttons))
             else:
                 decided.append(result)
         return decided, jobs
@@ -459,7 +497,12 @@ class DeliveryService:
                     await self._record([Release(job.row.id)], report)
                     continue
                 lane.pacer.started()
-                result = await self.messenger.send(lane.park, job.chat_id, job.text)
+                if job.buttons:
+                    result = await self.messenger.send(
+                        lane.park, job.chat_id, job.text, buttons=job.buttons
+                    )
+                else:
+                    result = await self.messenger.send(lane.park, job.chat_id, job.text)
                 lane.pacer.finished((lane.park, job.chat_id))
                 if isinstance(result, Throttled):
                     lane.pacer.hold_off(result.retry_after)

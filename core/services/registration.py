@@ -346,6 +346,10 @@ class _Flow:
             return self.prompt()
         if action in SETTINGS_ACTIONS and step is Step.PARTNER:
             return self.change_settings(action)
+        if action is Action.CONTINUE:
+            # The reminder's button: pick up where they stopped (the step's own question).
+            self.outcome = "continue"
+            return self.prompt()
         # A button from an old keyboard: say what is expected now.
         self.outcome = STALE_BUTTON
         return [Reply("stale-button"), *self.prompt()]
@@ -605,6 +609,8 @@ class _Flow:
                 )
             else:
                 self.uow.drivers.set_mailing(conv.driver_id, None, None, None)
+        if not on and conv.stopped_at is None:
+            conv.stopped_at = self.service._clock.now()  # no registration reminder either
         self.outcome = "mailing_on" if on else "mailing_off"
         return [Reply("mailing-on" if on else "mailing-off", keyboard=(_MY_CODE,))]
 

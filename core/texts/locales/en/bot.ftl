@@ -99,3 +99,4 @@ consent-phone = By sending your number you agree to the processing of personal d
 mailing-on = Done: you will get the taxi park's news. To unsubscribe, send /stop.
 mailing-off = You have unsubscribed from the taxi park's news.
 btn-mailing-on = Get news
+btn-continue = Continue registration

@@ -29,3 +29,7 @@ notify-source-typed = code typed in
 notify-source-none = no code
 notify-source-admin = operator
 notify-source-other = other
+
+# The one reminder of an unfinished registration (core.services.reminders), with btn-continue.
+reminder-start = Hello! You started registering with { $park } but did not finish. Shall we go on? Press "Continue registration" to pick up where you stopped. If you changed your mind, send /stop and we will not remind you again.
+reminder-code = Hello! Your number is confirmed: one step is left to finish registering with { $park }, the code of whoever invited you, or "I have no referral code". Press "Continue registration". If you changed your mind, send /stop and we will not remind you again.
