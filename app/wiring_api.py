@@ -43,6 +43,6 @@ def api_extensions(container: Container, landing: LandingService) -> list[Extens
         app.include_router(app_router(app_registration, keys, catalog))
         app.include_router(partner_router(cabinet, catalog, container.ledger))
         token = app.state.options.admin_token  # [web] admin_token; None: every call is 401
-        app.include_router(admin_router(container.admin, cabinet, token))
+        app.include_router(admin_router(container.admin, cabinet, token, container.broadcasts))
 
     return [install]

@@ -16,6 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.domain import limits
+from core.domain.broadcast import (
+    FILTER_KEYS,
+    KEY_CHARS,
+    Audience,
+    BadBroadcast,
+    BroadcastFilter,
+    BroadcastState,
+    NoSuchBroadcast,
+    Progress,
+)
+from core.domain.broadcast import MAX_TEXT as MAX_BROADCAST_TEXT
 from core.domain.cabinet import FunnelBy
 from core.domain.errors import (
     CodeRefused,
@@ -26,6 +37,7 @@ from core.domain.errors import (
 )
 from core.domain.model import Channel, DriverCard, Partner
 from core.services.admin import AdminService
+from core.services.broadcast import BroadcastService
 from core.services.erasure import AlreadyForgotten
 from core.services.partner_cabinet import PartnerCabinet
 from web.api_errors import ApiProblem, responses
@@ -162,7 +174,81 @@ class ParkFunnel(BaseModel):
     stats: StatsBody
 
 
-def admin_router(admin: AdminService, cabinet: PartnerCabinet, token: str | None) -> APIRouter:
+class NewBroadcast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    park: str = Field(max_length=limits.SLUG)
+    to: Audience
+    text: str = Field(max_length=MAX_BROADCAST_TEXT)
+    filter: list[str] = Field(default_factory=list, max_length=len(FILTER_KEYS))
+    """``key=value`` items as ``taxireg broadcast --filter`` takes them."""
+    key: str | None = Field(default=None, max_length=KEY_CHARS)
+    """Idempotency key; default: a hash of park, audience, filter and text."""
+    dry_run: bool = False
+
+
+class BroadcastPlanBody(BaseModel):
+    park: str
+    to: Audience
+    filter: str
+    key: str
+    recipients: int
+    skipped: int
+    sample: str
+    existing_id: int | None
+
+
+class BroadcastBody(BaseModel):
+    id: int
+    park: str
+    to: Audience
+    filter: str
+    key: str
+    state: BroadcastState
+    created_by: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    recipients: int
+    skipped: int
+    pending: int
+    sent: int
+    failed: int
+    unreachable: int
+    cancelled: int
+    finished: bool
+    created: bool | None = None
+
+    @classmethod
+    def of(cls, p: Progress, created: bool | None = None) -> "BroadcastBody":
+        b = p.broadcast
+        return cls(
+            id=b.id,
+            park=b.park,
+            to=b.audience,
+            filter=b.filter,
+            key=b.key,
+            state=b.state,
+            created_by=b.created_by,
+            created_at=b.created_at,
+            cancelled_at=b.cancelled_at,
+            recipients=b.queued,
+            skipped=b.skipped,
+            pending=p.pending,
+            sent=p.sent,
+            failed=p.failed,
+            unreachable=p.unreachable,
+            cancelled=p.cancelled,
+            finished=p.finished,
+            created=created,
+        )
+
+
+def admin_router(
+    admin: AdminService,
+    cabinet: PartnerCabinet,
+    token: str | None,
+    broadcasts: BroadcastService | None = None,
+) -> APIRouter:
     async def authorized(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
@@ -271,7 +357,58 @@ def admin_router(admin: AdminService, cabinet: PartnerCabinet, token: str | None
             result.append(ParkFunnel(park=slug, stats=stats_body(by, since, until, bodies)))
         return result
 
+    if broadcasts is not None:
+        _broadcast_routes(router, broadcasts)
     return router
+
+
+def _broadcast_routes(router: APIRouter, broadcasts: BroadcastService) -> None:
+    """The twin of ``taxireg broadcast``: the same core service, queued for the relay."""
+
+    @router.post(
+        "/broadcasts",
+        response_model=BroadcastBody | BroadcastPlanBody,
+        responses=responses(401, 404, 422),
+        summary="Queue a message to a park's partners or consenting drivers (dry_run: "
+        "only count them); the same key twice queues nothing new",
+    )
+    async def new_broadcast(body: NewBroadcast) -> BroadcastBody | BroadcastPlanBody:
+        with _domain_errors():
+            flt = BroadcastFilter.parse(body.filter)
+            plan = await broadcasts.plan(body.park, body.to, flt, body.text, body.key)
+            if body.dry_run:
+                return BroadcastPlanBody(
+                    park=plan.park.slug,
+                    to=plan.audience,
+                    filter=flt.canonical(),
+                    key=plan.key,
+                    recipients=plan.audit.reachable,
+                    skipped=plan.audit.skipped,
+                    sample=plan.text,
+                    existing_id=plan.existing.id if plan.existing else None,
+                )
+            made, created = await broadcasts.create(plan, ACTOR)
+            return BroadcastBody.of(await broadcasts.get(made.id), created)
+
+    @router.get(
+        "/broadcasts/{broadcast_id}", response_model=BroadcastBody, responses=responses(401, 404)
+    )
+    async def broadcast(broadcast_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BroadcastBody:
+        with _domain_errors():
+            return BroadcastBody.of(await broadcasts.get(broadcast_id))
+
+    @router.post(
+        "/broadcasts/{broadcast_id}/cancel",
+        response_model=BroadcastBody,
+        responses=responses(401, 404),
+        summary="Cancel a broadcast's unsent messages",
+    )
+    async def cancel_broadcast(
+        broadcast_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    ) -> BroadcastBody:
+        with _domain_errors():
+            progress, _ = await broadcasts.cancel(broadcast_id, ACTOR)
+        return BroadcastBody.of(progress)
 
 
 class _domain_errors:  # noqa: N801 - used as a statement: ``with _domain_errors():``
@@ -285,6 +422,10 @@ class _domain_errors:  # noqa: N801 - used as a statement: ``with _domain_errors
             return
         if isinstance(exc, UnknownPark):
             raise ApiProblem(404, "unknown_park") from None
+        if isinstance(exc, NoSuchBroadcast):
+            raise ApiProblem(404, "not_found") from None
+        if isinstance(exc, BadBroadcast):
+            raise ApiProblem(422, "refused", "api-refused", {"reason": str(exc)}) from None
         if isinstance(exc, DriverNotFound):
             raise ApiProblem(404, "driver_not_found", "api-not-found") from None
         if isinstance(exc, InvalidPhoneError):

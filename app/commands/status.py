@@ -54,6 +54,8 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
                 "partners_linked": c.partners_linked if c else 0,
                 "partners_unreachable": c.partners_unreachable if c else 0,
                 "conversations": dict(c.conversations) if c else {},
+                "reminded": c.reminded if c else 0,
+                "reminded_then_registered": c.reminded_registered if c else 0,
             }
         )
     data = {
@@ -78,7 +80,15 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
     )
     table(
         "Parks",
-        ("park", "drivers", "partners", "linked to Telegram", "unreachable", "conversations"),
+        (
+            "park",
+            "drivers",
+            "partners",
+            "linked to Telegram",
+            "unreachable",
+            "conversations",
+            "reminded (then registered)",
+        ),
         (
             (
                 p["slug"] + ("" if p["in_config"] else " (not in config)"),
@@ -87,6 +97,7 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
                 p["partners_linked"],
                 p["partners_unreachable"],
                 ", ".join(f"{k}: {v}" for k, v in p["conversations"].items()) or "-",
+                f"{p['reminded']} ({p['reminded_then_registered']})",
             )
             for p in parks
         ),

@@ -37,6 +37,11 @@ class BadBroadcast(DomainError):
     """The broadcast cannot be made as asked (empty text, unknown filter, ...)."""
 
 
+class NoSuchBroadcast(BadBroadcast):
+    def __init__(self, broadcast_id: int) -> None:
+        super().__init__(f"no broadcast {broadcast_id}")
+
+
 FILTER_KEYS = ("since", "until", "code", "source", "channel")
 
 

@@ -32,6 +32,7 @@ from core.domain.broadcast import (
     Broadcast,
     BroadcastFilter,
     BroadcastState,
+    NoSuchBroadcast,
     Progress,
     check_text,
     default_key,
@@ -160,7 +161,7 @@ class BroadcastService:
 
         found = await self._db.read(work)
         if found is None:
-            raise BadBroadcast(f"no broadcast {broadcast_id}")
+            raise NoSuchBroadcast(broadcast_id)
         return found
 
     async def list(self, park: str | None = None, limit: int = 50) -> list[Progress]:
@@ -176,7 +177,7 @@ class BroadcastService:
         now = self._clock.now()
         cancelled = await self._db.run(lambda uow: uow.broadcasts.cancel(broadcast_id, now))
         if cancelled is None:
-            raise BadBroadcast(f"no broadcast {broadcast_id}")
+            raise NoSuchBroadcast(broadcast_id)
         log.info(
             "broadcast cancelled",
             extra={"broadcast": broadcast_id, "actor": actor, "rows": cancelled},
