@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.clock import SystemClock
+from app.database import open_database
 from app.settings import Settings
 from app.sms import HttpSms, LogSms
 from core.domain.model import Park
@@ -104,18 +105,9 @@ async def build(
     sync_parks: bool = True,
 ) -> Container:
     """Open the database (migrating it and syncing the parks from config) and wire services."""
-    if settings.database.url is None:
-        settings.ensure_data_dir()
     clock = clock or SystemClock()
-    db = SqlDatabase(settings.database_url, clock, echo=settings.database.echo)
-    parks = {p.slug: p.to_park() for p in settings.parks}
+    db, parks = await open_database(settings, clock, migrate_db=migrate_db, sync_parks=sync_parks)
     try:
-        if migrate_db:
-            from storage import migrate  # Alembic is heavy; `taxireg status` never needs it
-
-            await migrate.upgrade(db)
-        if sync_parks and parks:
-            await db.run(lambda uow: uow.parks.sync(list(parks.values())))
         secret = await otp_secret(settings, db)
     except BaseException:
         await db.dispose()

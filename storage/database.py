@@ -19,15 +19,17 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from core.ports import Clock, UnitOfWork
 from storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -47,6 +49,10 @@ class SqlDatabase:
         if self.dialect == "sqlite":
             self._sqlite = _SqliteRunner(parsed.database or ":memory:", echo=echo)
         else:
+            # SQLAlchemy's asyncio layer (and the ORM under it) only for PostgreSQL: a
+            # command on SQLite starts without it.
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self._async = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
 
     @property

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import SqlDatabase
+
+if TYPE_CHECKING:  # the asyncio layer loads with the PostgreSQL engine, not for SQLite
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def lock_key(name: str) -> int:

@@ -1,7 +1,9 @@
 """What a command handler gets besides its arguments: settings and the app, built on demand.
 
 Nothing is loaded until a handler asks, so ``taxireg --help`` and argument errors cost no
-configuration parsing, and only commands that touch the database open it.
+configuration parsing, and only commands that touch the database open it. Commands that
+need only the operators' service (``partner list``, ``driver show`` ...) ask for ``admin()``,
+which opens the database without wiring the bots' flow, its texts or the ledger.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from app.bootstrap import Container
     from app.settings import Settings
+    from core.services.admin import AdminService
+    from storage.database import SqlDatabase
 
 
 class Context:
@@ -19,6 +23,8 @@ class Context:
         self.debug = debug
         self._settings: Settings | None = None
         self._container: Container | None = None
+        self._admin: AdminService | None = None
+        self._db: SqlDatabase | None = None
 
     @property
     def settings(self) -> Settings:
@@ -49,7 +55,25 @@ class Context:
             self._container = await build(settings, migrate_db=migrate, sync_parks=migrate)
         return self._container
 
+    async def admin(self) -> AdminService:
+        """The operators' service alone, on a migrated database with the parks synced."""
+        if self._container is not None:
+            return self._container.admin
+        if self._admin is None:
+            settings = self.settings
+            from app.clock import SystemClock
+            from app.database import open_database
+            from core.services.admin import AdminService
+
+            clock = SystemClock()
+            self._db, parks = await open_database(settings, clock)
+            self._admin = AdminService(self._db, parks, clock)
+        return self._admin
+
     async def aclose(self) -> None:
+        if self._db is not None:
+            db, self._db, self._admin = self._db, None, None
+            await db.dispose()
         if self._container is not None:
             container, self._container = self._container, None
             await container.aclose()

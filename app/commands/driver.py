@@ -182,8 +182,8 @@ def print_card(card: DriverCard) -> None:
 async def show_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json
 
-    container = await ctx.container()
-    card = await container.admin.driver_card(args.park, args.phone)
+    admin = await ctx.admin()
+    card = await admin.driver_card(args.park, args.phone)
     if args.json:
         emit_json(card_json(card))
     else:
@@ -194,10 +194,10 @@ async def show_handler(args: argparse.Namespace, ctx: Context) -> int:
 async def set_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json
 
-    container = await ctx.container()
+    admin = await ctx.admin()
     code = None if args.clear else args.code
     actor = (args.actor or "").strip() or default_actor()
-    card = await container.admin.set_entered_code(args.park, args.phone, code, actor)
+    card = await admin.set_entered_code(args.park, args.phone, code, actor)
     if args.json:
         emit_json(card_json(card))
     else:
@@ -209,9 +209,9 @@ async def forget_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json, when
     from core.domain.phones import mask_phone
 
-    container = await ctx.container()
+    admin = await ctx.admin()
     actor = (args.actor or "").strip() or default_actor()
-    card = await container.admin.driver_card(args.park, args.phone)  # refuses unknown ones
+    card = await admin.driver_card(args.park, args.phone)  # refuses unknown ones
     shown = mask_phone(card.driver.phone)
     if not args.yes and not confirmed(
         f"Erase the personal data of driver {shown} (id {card.driver.id}) in park "
@@ -219,7 +219,7 @@ async def forget_handler(args: argparse.Namespace, ctx: Context) -> int:
     ):
         print("nothing erased")
         return 1
-    done = await container.admin.forget_driver(args.park, args.phone, actor)
+    done = await admin.forget_driver(args.park, args.phone, actor)
     if args.json:
         emit_json({"driver_id": done.driver_id, "park": done.park, "forgotten_at": done.at})
     else:

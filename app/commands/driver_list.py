@@ -115,8 +115,7 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
     )
     from core.services.parks import require_park
 
-    container = await ctx.container()
-    admin = container.admin
+    admin = await ctx.admin()
     zone: tzinfo = UTC
     if args.park is not None:
         zone = ZoneInfo(require_park(admin.parks, args.park).timezone)

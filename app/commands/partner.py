@@ -108,12 +108,12 @@ def _telegram(partner: Partner) -> str:
 async def add_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json
 
-    container = await ctx.container()
-    partner = await container.admin.add_partner(args.park, args.phone, args.name)
+    admin = await ctx.admin()
+    partner = await admin.add_partner(args.park, args.phone, args.name)
     if args.json:
         emit_json(partner_json(partner))
         return 0
-    park = container.parks[partner.park]
+    park = admin.parks[partner.park]
     print(f"partner added to {park.slug} «{park.name}»: {partner.name or '-'} {partner.phone}")
     if park.telegram_link:
         print(f"alerts: the partner opens {park.telegram_link} and shares their phone")
@@ -125,8 +125,8 @@ async def add_handler(args: argparse.Namespace, ctx: Context) -> int:
 async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import emit_json, table, when
 
-    container = await ctx.container()
-    partners = await container.admin.list_partners(args.park)
+    admin = await ctx.admin()
+    partners = await admin.list_partners(args.park)
     if args.json:
         emit_json([partner_json(p) for p in partners])
         return 0
@@ -195,17 +195,17 @@ async def import_handler(args: argparse.Namespace, ctx: Context) -> int:
         data = args.file.read_bytes()
     except OSError as exc:
         raise DomainError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    container = await ctx.container()
-    container.admin.park(args.park)  # an unknown park is refused before reading lines
+    admin = await ctx.admin()
+    admin.park(args.park)  # an unknown park is refused before reading lines
     try:
         if args.json:
-            report = await import_file(container.admin, args.park, data)
+            report = await import_file(admin, args.park, data)
         else:
             total = max(data.count(b"\n") - 1, 1)
             with Progress(transient=True) as progress:
                 task = progress.add_task(f"importing {args.file.name}", total=total)
                 report = await import_file(
-                    container.admin,
+                    admin,
                     args.park,
                     data,
                     advance=lambda n: progress.advance(task, n),
@@ -232,10 +232,10 @@ async def export_handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.commands.output import stream
     from core.domain.operators import PARTNER_COLUMNS, partner_record
 
-    container = await ctx.container()
+    admin = await ctx.admin()
 
     async def pages() -> Any:
-        async for page in container.admin.partner_pages(args.park):
+        async for page in admin.partner_pages(args.park):
             yield [partner_record(p) for p in page]
 
     await stream(args.format, "Partners", PARTNER_COLUMNS, pages())

@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
 async def handler(args: argparse.Namespace, ctx: Context) -> int:
     from app.clock import SystemClock
     from app.commands.output import emit_json, fields, table
-    from storage import migrate, stats
+    from storage import revision, stats
     from storage.database import SqlDatabase
 
     settings = ctx.settings
@@ -31,14 +31,14 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
         settings.ensure_data_dir()
     db = SqlDatabase(settings.database_url, SystemClock())
     try:
-        current = await migrate.current(db)
+        current = await db.run_on_connection(revision.current, readonly=True)
         # An empty database has no tables to count; say so instead of failing.
         counts = None
         if current is not None:
             counts = await db.run_on_connection(stats.collect, readonly=True)
     finally:
         await db.dispose()
-    head = migrate.head()
+    head = revision.head()
     names = {p.slug: p.name for p in settings.parks}
     slugs = list(names) + sorted(set(counts.parks if counts else ()) - set(names))
     parks = []

@@ -1,0 +1,98 @@
+"""How fast an operator's read-only commands answer: ``partner list``, ``driver show`` and
+``status``, each a fresh process as a person at a terminal runs it.
+
+    python -m bench.cli [--runs 7] [--database-url URL]
+
+A temporary SQLite database (or the given one, which is used as is) gets a park, 50
+partners and a registered driver; each command then runs ``--runs`` times and the median
+and best wall times are printed, with the same figures for ``python -c pass`` (the
+interpreter's own start) for comparison. Figures depend on the machine and its load: run
+it on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PHONE = "+79161234567"
+COMMANDS = {
+    "partner list": ["partner", "list"],
+    "driver show": ["driver", "show", PHONE, "--park", "mos"],
+    "status": ["status"],
+}
+
+
+def write_config(path: Path, url: str) -> None:
+    park = {"slug": "mos", "name": "Мос", "landing_url": "https://mos.example/ref"}
+    lines = [f"data_dir = {json.dumps(str(path.parent))}", "[database]"]
+    lines.append(f"url = {json.dumps(url)}")
+    lines.append("[[parks]]")
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in park.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def fill(config: Path) -> None:
+    from app.bootstrap import build
+    from app.settings import load_settings
+    from core.domain.model import Channel, Identity
+    from core.events import Incoming, Start, Text
+    from tests.fakes.sms import RecordingSms
+
+    sms = RecordingSms()
+    app = await build(load_settings(str(config)), sms=sms)
+    try:
+        for n in range(50):
+            await app.admin.add_partner("mos", f"+7926000{n:04d}", f"Партнёр {n}")
+        who = Identity(Channel.TERMINAL, "bench")
+        for event in (Start(), Text(PHONE), None, Text("У меня нет реферального кода")):
+            await app.registration.handle(Incoming("mos", who, event or Text(sms.last_code())))
+    finally:
+        await app.aclose()
+
+
+def timed(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--database-url", help="use this database as is (no data added)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "taxireg.toml"
+        url = options.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        write_config(config, url)
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
+        env["TAXIREG_CONFIG"] = str(config)
+        if options.database_url is None:
+            asyncio.run(fill(config))
+        rows = [("python -c pass", [sys.executable, "-c", "pass"])]
+        rows += [
+            (f"taxireg {name}", [sys.executable, "-m", "app.cli", *args])
+            for name, args in COMMANDS.items()
+        ]
+        timed(rows[1][1], env)  # warm the file cache and byte-code
+        print(f"{'command':<24}{'median':>10}{'best':>10}   ({options.runs} runs, wall time)")
+        for name, args in rows:
+            times = [timed(args, env) for _ in range(options.runs)]
+            print(f"{name:<24}{statistics.median(times):>9.3f}s{min(times):>9.3f}s")
+
+
+if __name__ == "__main__":
+    main()
