@@ -35,6 +35,8 @@ class DatabaseSettings(Section):
 
     url: str | None = None
     """SQLAlchemy URL; None means SQLite in ``data_dir`` (see ``Settings.database_url``)."""
+    url_file: Path | None = None
+    """A file holding ``url``: a PostgreSQL URL carries the database password."""
     echo: bool = False
 
     @field_validator("url", mode="before")

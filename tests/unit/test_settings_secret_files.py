@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from app.settings import ConfigError, load_settings
 from app.settings.base import Section
@@ -256,3 +256,49 @@ def test_any_section_refuses_both(tmp_path: Path) -> None:
     [error] = caught.value.errors()
     assert error["loc"] == ("admin_token_file",)
     assert error["msg"] == "set either admin_token or admin_token_file, not both"
+
+
+def _models() -> list[type[BaseModel]]:
+    """Every settings model reachable from ``Settings``, sections and parks included."""
+    from typing import get_args
+
+    from app.settings import Settings
+
+    seen: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [Settings]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.append(model)
+        for info in model.model_fields.values():
+            for kind in (info.annotation, *get_args(info.annotation)):
+                for inner in (kind, *get_args(kind)):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel):
+                        todo.append(inner)
+    return seen
+
+
+def test_every_secret_has_a_file_twin() -> None:
+    """A new secret without its ``_file`` key could only come from the config file or the
+    environment: name every SecretStr field, and the SMS and database URLs."""
+    missing = []
+    for model in _models():
+        for name, info in model.model_fields.items():
+            secret = info.annotation in (SecretStr, SecretStr | None)
+            secret_url = (model.__name__, name) in {
+                ("SmsSettings", "url"),
+                ("DatabaseSettings", "url"),
+            }
+            if (secret or secret_url) and f"{name}_file" not in model.model_fields:
+                missing.append(f"{model.__name__}.{name}")
+    assert missing == []
+    assert len(_models()) > 5  # the walk reached the sections and the parks
+
+
+def test_database_url_from_file_is_masked(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://taxireg:pa55word@db.example/taxireg"
+    secret = write(tmp_path / "db-url", url + "\n")
+    settings = load_settings(None, data_dir=tmp_path, database={"url_file": str(secret)})
+    assert settings.database_url == url
+    assert "pa55word" not in str(settings.redacted_dict())
