@@ -214,6 +214,18 @@ class _Facts:
 
 
 class _Import:
+    """One batch, walked in stream order, written with as few statements as the stream allows.
+
+    Everything the batch does is decided in memory in the order the orders arrive: new
+    orders and their accruals, and reversals of orders stored earlier, are queued and
+    written together (one INSERT of orders, one of ledger rows, one UPSERT of balances,
+    one UPDATE of cancelled orders). The result is the ledger one-order-at-a-time imports
+    would write, ids included: orders are inserted in arrival order and ledger rows in the
+    order they were decided. The only forced write mid-batch is an order completed *and*
+    cancelled within the batch: its rows must exist (with ids) before a reversal can point
+    at them, so what is queued is written first.
+    """
+
     def __init__(
         self,
         ledger: LedgerRepository,
@@ -230,41 +242,71 @@ class _Import:
         self.known: dict[str, StoredOrder] = {}
         self.counts: dict[int, int] = {}
         self.sums: dict[tuple[Beneficiary, int, str], int] = {}
+        self.posted: dict[int, list[PostedAccrual]] = {}  # stored order id -> its rows
+        self.reversed_ids: set[int] = set()  # ledger rows already reversed
         self.new_orders: list[Order] = []
-        self.new_rows: list[Accrual] = []
         self.new_ids: set[str] = set()
+        # Queued ledger rows in decision order: (stored order id, or external id of an
+        # order queued in this batch, the row).
+        self.queue: list[tuple[int | str, Accrual]] = []
+        self.cancelled: list[int] = []
 
     def run(self, orders: list[Order]) -> None:
         if not orders:
             return
+        program = self.program
         drivers = {o.driver_id for o in orders}
         # First, so that everything read below is what a concurrent import left behind.
         self.ledger.lock_drivers(drivers)
-        self.known = self.ledger.orders(self.program.park, {o.external_id for o in orders})
+        self.known = self.ledger.orders(program.park, {o.external_id for o in orders})
         # Only new completed orders pay, so only their drivers' chains, counts and month
-        # sums are read: a re-delivered batch costs two reads.
-        paying = [
-            o
-            for o in orders
-            if o.external_id not in self.known and o.status is OrderStatus.COMPLETED
-        ]
+        # sums are read; counts and sums only when some rule version uses them.
+        paying: dict[str, Order] = {}
+        for o in orders:
+            if o.external_id not in self.known and o.status is OrderStatus.COMPLETED:
+                paying.setdefault(o.external_id, o)
         if paying:
-            payers = {o.driver_id for o in paying}
-            self.facts.load_chains(payers, self.program.depth)
-            self.counts = self.ledger.completed_counts(payers)
-            months = {(o.driver_id, self.program.month(o.completed_at)) for o in paying}
-            self.sums = self.ledger.month_sums(months)
+            payers = {o.driver_id for o in paying.values()}
+            self.facts.load_chains(payers, program.depth)
+            if any(rules.min_orders for rules in program.versions):
+                self.counts = self.ledger.completed_counts(payers)
+            if any(rules.monthly_cap_kopecks is not None for rules in program.versions):
+                months = {(o.driver_id, program.month(o.completed_at)) for o in paying.values()}
+                self.sums = self.ledger.month_sums(months)
+        to_reverse = [
+            stored.id
+            for o in orders
+            if o.status is OrderStatus.CANCELLED
+            and (stored := self.known.get(o.external_id)) is not None
+            and stored.status is OrderStatus.COMPLETED
+        ]
+        if to_reverse:
+            self.read_posted(to_reverse)
         for order in orders:
             self.take(order)
         self.flush()
+        if self.cancelled:
+            self.ledger.cancel_orders(self.cancelled, self.now)
+
+    def read_posted(self, order_ids: list[int]) -> None:
+        rows, done = self.ledger.posted(order_ids)
+        self.reversed_ids |= done
+        by_order: dict[str, list[PostedAccrual]] = {}
+        for row in rows:
+            by_order.setdefault(row.accrual.order_external_id, []).append(row)
+        for order_id in order_ids:
+            self.posted.setdefault(order_id, [])
+        for stored in self.known.values():
+            if stored.id in self.posted and stored.external_id in by_order:
+                self.posted[stored.id] = by_order[stored.external_id]
 
     def take(self, order: Order) -> None:
         if order.external_id in self.new_ids:
             if order.status is not OrderStatus.CANCELLED:
                 self.report.unchanged += 1
                 return
-            # Completed and cancelled within one batch: store the first so the second is
-            # an ordinary reversal of known rows.
+            # Completed and cancelled within one batch: write what is queued, so that its
+            # rows have ids, then it is an ordinary reversal of stored rows.
             self.flush()
         stored = self.known.get(order.external_id)
         if stored is not None:
@@ -294,14 +336,16 @@ class _Import:
         )
         self.counts[order.driver_id] = self.counts.get(order.driver_id, 0) + 1
         self.add_to_sums(rows)
-        self.new_rows.extend(rows)
+        self.queue.extend((order.external_id, row) for row in rows)
         self.report.count(rows)
 
     def reverse(self, stored: StoredOrder) -> None:
-        posted, already = self.ledger.posted([stored.id])
-        rows = reversals(posted, already)
-        self.ledger.post(self.program.park, [(stored.id, row) for row in rows], self.now)
-        self.ledger.cancel_orders([stored.id], self.now)
+        if stored.id not in self.posted:  # stored by this batch's own mid-batch write
+            self.read_posted([stored.id])
+        rows = reversals(self.posted.get(stored.id, []), frozenset(self.reversed_ids))
+        self.reversed_ids.update(row.reversal_of for row in rows if row.reversal_of)
+        self.queue.extend((stored.id, row) for row in rows)
+        self.cancelled.append(stored.id)
         self.known[stored.external_id] = StoredOrder(
             stored.id,
             stored.external_id,
@@ -321,9 +365,7 @@ class _Import:
             self.sums[key] = self.sums.get(key, 0) + row.amount_kopecks
 
     def flush(self) -> None:
-        if not self.new_orders:
-            return
-        ids = self.ledger.add_orders(self.new_orders, self.now)
+        ids = self.ledger.add_orders(self.new_orders, self.now) if self.new_orders else {}
         for order in self.new_orders:
             self.known[order.external_id] = StoredOrder(
                 ids[order.external_id],
@@ -332,9 +374,9 @@ class _Import:
                 order.status,
                 order.completed_at,
             )
-        rows = [(ids[row.order_external_id], row) for row in self.new_rows]
+        rows = [(ref if isinstance(ref, int) else ids[ref], row) for ref, row in self.queue]
         self.ledger.post(self.program.park, rows, self.now)
-        self.new_orders, self.new_rows, self.new_ids = [], [], set()
+        self.new_orders, self.new_ids, self.queue = [], set(), []
 
 
 def read_statement(
