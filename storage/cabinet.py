@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection
 
 from core.domain.cabinet import PartnerSession, ReferralRow, Started
@@ -69,6 +70,7 @@ class SqlCabinet:
                 d.source_tag,
                 d.created_at,
                 d.forgotten_at,
+                _reminded(d.id).label("reminded"),
             )
             .where(
                 d.referrer_kind == OwnerKind.PARTNER.value,
@@ -94,19 +96,32 @@ class SqlCabinet:
                 r.source_tag,
                 r.created_at,
                 r.forgotten_at is not None,
+                bool(r.reminded),
             )
             for r in self._conn.execute(query)
         ]
 
     def started(self, codes: Collection[str], since: datetime, until: datetime) -> list[Started]:
         c = t.conversations.c
-        query = select(c.channel, c.link_tag, c.step, c.created_at).where(
+        query = select(c.channel, c.link_tag, c.step, c.created_at, c.reminded_at).where(
             c.link_code.in_(list(codes)),
             c.step.not_in([Step.DONE.value, Step.PARTNER.value]),
             c.created_at >= since,
             c.created_at < until,
         )
         return [
-            Started(Channel(r.channel), r.link_tag, r.step == Step.REFERRAL.value, r.created_at)
+            Started(
+                Channel(r.channel),
+                r.link_tag,
+                r.step == Step.REFERRAL.value,
+                r.created_at,
+                r.reminded_at is not None,
+            )
             for r in self._conn.execute(query)
         ]
+
+
+def _reminded(driver_id: Any) -> Any:
+    """Whether the driver's registration got the one reminder before it was finished."""
+    c = t.conversations.c
+    return exists().where(c.driver_id == driver_id, c.reminded_at.is_not(None))

@@ -81,6 +81,10 @@ class FunnelBody(BaseModel):
     opened: int
     phone_confirmed: int
     registered: int
+    reminded: int = 0
+    """Unfinished registrations that got the one reminder ..."""
+    reminded_registered: int = 0
+    """... and those of them that then registered."""
 
     @classmethod
     def of(cls, row: FunnelRow) -> "FunnelBody":
@@ -90,6 +94,8 @@ class FunnelBody(BaseModel):
             opened=row.opened,
             phone_confirmed=row.phone_confirmed,
             registered=row.registered,
+            reminded=row.reminded,
+            reminded_registered=row.reminded_registered,
         )
 
 
@@ -110,6 +116,8 @@ def total(rows: list[FunnelBody]) -> FunnelBody:
         opened=sum(r.opened for r in rows),
         phone_confirmed=sum(r.phone_confirmed for r in rows),
         registered=sum(r.registered for r in rows),
+        reminded=sum(r.reminded for r in rows),
+        reminded_registered=sum(r.reminded_registered for r in rows),
     )
 
 

@@ -39,6 +39,8 @@ class ReferralRow:
     registered_at: datetime
     # The driver's personal data was erased on request: name and phone are placeholders.
     forgotten: bool = False
+    # Got the one reminder of an unfinished registration before finishing it.
+    reminded: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Started:
     tag: str | None
     confirmed: bool  # the phone is confirmed (waiting at the referral step)
     at: datetime
+    reminded: bool = False  # got the one reminder of an unfinished registration
 
 
 class FunnelBy(StrEnum):
@@ -60,6 +63,7 @@ class FunnelBy(StrEnum):
 # Landing visits have no channel: the page is the web.
 WEB = "web"
 STAGES = ("visits", "opened", "phone_confirmed", "registered")
+_REMINDERS = ("reminded", "reminded_registered")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ class FunnelRow:
     opened: int = 0
     phone_confirmed: int = 0
     registered: int = 0
+    # Beside the stages: registrations that got the reminder, and those of them that then
+    # finished (counted on the day they started or registered, like the stages).
+    reminded: int = 0
+    reminded_registered: int = 0
 
 
 def funnel(
@@ -84,7 +92,7 @@ def funnel(
     counts: dict[str, dict[str, int]] = {}
 
     def add(key: str, *stages: str, n: int = 1) -> None:
-        row = counts.setdefault(key, dict.fromkeys(STAGES, 0))
+        row = counts.setdefault(key, dict.fromkeys((*STAGES, *_REMINDERS), 0))
         for stage in stages:
             row[stage] += n
 
@@ -100,11 +108,15 @@ def funnel(
         if day is not None:
             key = _key(by, day, person.tag, person.channel)
             add(key, "opened", *(("phone_confirmed",) if person.confirmed else ()))
+            if person.reminded:
+                add(key, "reminded")
     for driver in registered:
         day = inside(driver.registered_at)
         if day is not None:
             key = _key(by, day, driver.source_tag, driver.channel)
             add(key, "opened", "phone_confirmed", "registered")
+            if driver.reminded:
+                add(key, *_REMINDERS)
     return [FunnelRow(key, **row) for key, row in sorted(counts.items())]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +290,34 @@ async def test_the_due_query_seeks_the_partial_index(
 
     await app.db.run(explain)
     assert any("ix_conversations_reminder_due" in line for line in captured), captured
+
+
+async def test_the_funnel_counts_reminded_and_reminded_then_registered(
+    app: Container, ctx: JobContext, jobs: NotificationScheduler, clock: FakeClock
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from core.domain.cabinet import FunnelBy, funnel
+
+    partner = await linked_partner(app)
+    assert partner.id is not None
+    stays, comes_back, never_reminded = next(_users), next(_users), next(_users)
+    await say(app, stays, Start(partner.code))
+    await say(app, comes_back, Start(partner.code))
+    clock.advance(hours=25)
+    await say(app, never_reminded, Start(partner.code))
+    assert await jobs.remind() == 2
+    await say(app, comes_back, ContactShared(next_phone().lstrip("+"), own=True))
+    await say(app, never_reminded, ContactShared(next_phone().lstrip("+"), own=True))
+
+    start, end = clock.now() - timedelta(days=3), clock.now() + timedelta(days=1)
+    day, zone = clock.now().date(), ZoneInfo("Europe/Moscow")
+
+    def work(uow: Any) -> Any:
+        started = uow.cabinet.started([partner.code], start, end)
+        registered = uow.cabinet.referrals([partner.id], since=start, until=end)
+        return funnel(FunnelBy.SOURCE, [], started, registered, zone, day - timedelta(3), day)
+
+    [row] = await app.db.read(work)
+    assert (row.opened, row.registered) == (3, 2)
+    assert (row.reminded, row.reminded_registered) == (2, 1)
