@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from core.ports import UnitOfWork
 
 # core.domain.delivery.Status, spelled out so that parsing the command line imports nothing.
-STATUSES = ("pending", "sent", "failed", "dead", "undeliverable", "expired")
+STATUSES = ("pending", "sent", "failed", "dead", "undeliverable", "expired", "cancelled")
 ALERTS = ("instant", "digest")  # core.domain.model.Alerts
 _HH_MM = r"([01]?\d|2[0-3]):([0-5]\d)"
 _QUIET = re.compile(rf"^{_HH_MM}\s*[-–]\s*{_HH_MM}$")
