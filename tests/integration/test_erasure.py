@@ -42,9 +42,7 @@ async def scan(app: Container) -> dict[str, list[str]]:
         assert stored <= set(t.metadata.tables), "a table the scan does not know"
         found: dict[str, list[str]] = {}
         for table in t.metadata.sorted_tables:
-            columns = [
-                c for c in table.columns if isinstance(c.type, String | Text | JSON)
-            ]
+            columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
             for column in columns:
                 as_text = cast(column, Text)
                 hits = conn.execute(
@@ -85,7 +83,8 @@ async def test_forget_erases_everywhere_keeps_counts_and_allows_a_fresh_start(
     await register_everywhere(app, sms, partner.code)
     card = await app.admin.driver_card("mos", PHONE)
     driver = card.driver
-    assert driver.id is not None and driver.name == NAME
+    assert driver.id is not None
+    assert driver.name == NAME
     # The driver refers someone too: their count must survive the erasure.
     friend = Person(app, "mos", Channel.TELEGRAM, name="Друг")
     await friend.start(driver.own_code)
@@ -115,17 +114,21 @@ async def test_forget_erases_everywhere_keeps_counts_and_allows_a_fresh_start(
     assert await app.db.read(counts) == before
     row = (await app.db.read(lambda uow: uow.cabinet.referrals([partner.id])))[0]
     view = _view(row)
-    assert view.erased and view.first_name is None and view.phone_masked == ""
+    assert view.erased
+    assert view.first_name is None
+    assert view.phone_masked == ""
     audit = await app.db.read(lambda uow: uow.audit.for_driver(driver.id))
     erasure = [a for a in audit if a.field == FORGOTTEN]
     assert len(erasure) == 1
     assert (erasure[0].actor, erasure[0].old, erasure[0].new) == ("olga", None, None)
     assert erasure[0].at == app.clock.now()
     gone = await app.db.read(lambda uow: uow.drivers.get(driver.id))
-    assert gone is not None and gone.forgotten_at == app.clock.now()
+    assert gone is not None
+    assert gone.forgotten_at == app.clock.now()
     assert gone.own_code == driver.own_code  # the anonymous record keeps its code ...
     info = await app.db.read(lambda uow: uow.codes.lookup(driver.own_code))
-    assert info is not None and not info.active  # ... which recruits no one any more
+    assert info is not None
+    assert not info.active
 
     # Final: a second erasure finds nothing, by phone or by id.
     with pytest.raises(DriverNotFound):
@@ -139,7 +142,8 @@ async def test_forget_erases_everywhere_keeps_counts_and_allows_a_fresh_start(
     assert texts[0].startswith("Здравствуйте") or "Мос" in texts[0]
     assert (await again.share_contact(PHONE))[0] == "Регистрация завершена!"
     fresh = (await app.admin.driver_card("mos", PHONE)).driver
-    assert fresh.id != driver.id and fresh.own_code != driver.own_code
+    assert fresh.id != driver.id
+    assert fresh.own_code != driver.own_code
     assert fresh.mailing_at is None  # no consent carried over from the erased record
     assert (await app.db.read(counts))[0] == 2
 
