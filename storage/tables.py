@@ -365,6 +365,16 @@ balances = Table(
     Column("reserved_kopecks", BigInteger, nullable=False, server_default="0"),
     Column("paid_kopecks", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Batched accrual alerts (migration 0010): the net accrued since the last alert, moved
+    # into one outbox row per beneficiary at most once per the park's alert interval.
+    Column("alert_kopecks", BigInteger, nullable=False, server_default="0"),
+    Column("alerted_at", UTCDateTime),
+    Index(
+        "ix_balances_alert_pending",
+        "park_slug",
+        postgresql_where=text("alert_kopecks > 0"),
+        sqlite_where=text("alert_kopecks > 0"),
+    ),
 )
 
 payouts = Table(
