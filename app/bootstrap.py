@@ -115,7 +115,7 @@ async def build(
     sms = sms or sms_from_settings(settings)
     catalog = Catalog()
     issuer = CodeIssuer()
-    return Container(
+    container = Container(
         settings=settings,
         db=db,
         parks=parks,
@@ -132,5 +132,9 @@ async def build(
             {p.slug: p.bonus_program() for p in settings.parks},
             clock,
             phone_regions={p.slug: p.phone_region for p in settings.parks},
+            webhook_parks={p.slug for p in settings.parks if p.webhook_url and p.webhook_secret},
         ),
     )
+    # The bots' payout requests use the ledger's programs (the same mapping, not a copy).
+    container.registration.bonus_programs = container.ledger.programs
+    return container

@@ -110,6 +110,7 @@ def build_scheduler(
         digests=build_digests(container),
         cleanup=build_cleanup(container),
         reminders=build_reminders(container, messenger),
+        bonus_alerts=container.ledger.queue_alerts,
         parks=container.parks,
         clock=container.clock,
     )

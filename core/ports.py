@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
+from core.domain.bonus_alerts import DueAlert
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
 from core.domain.broadcast import Audience, Audit, Broadcast, Selection
@@ -417,6 +418,13 @@ class LedgerRepository(Protocol):
         """Registration time and referrer of each of these drivers that exists in the park."""
         ...
 
+    def referral_chains(
+        self, park: str, driver_ids: Collection[int], depth: int
+    ) -> dict[int, ReferralFacts]:
+        """``referral_facts`` of these drivers and of the drivers up to ``depth`` levels
+        above them, read at once."""
+        ...
+
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]: ...
     def orders(self, park: str, external_ids: Collection[str]) -> dict[str, StoredOrder]: ...
     def completed_counts(self, driver_ids: Collection[int]) -> dict[int, int]:
@@ -490,6 +498,14 @@ class LedgerRepository(Protocol):
 
     def month_entries(self, park: str, month: str) -> list[tuple[PostedAccrual, datetime]]:
         """A park's ledger rows of one month, oldest first, with each order's completion time."""
+        ...
+
+    def take_alerts(
+        self, park: str, due_before: datetime, now: datetime, limit: int
+    ) -> list[DueAlert]:
+        """Up to ``limit`` beneficiaries of the park with a positive pending accrual sum and
+        no alert since ``due_before``; their sums are cleared and ``now`` recorded as their
+        last alert, in the caller's transaction (``post`` adds to the sums)."""
         ...
 
 

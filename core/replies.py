@@ -25,6 +25,8 @@ class Action(StrEnum):
     QUIET_OFF = "quiet_off"
     MAILING_ON = "mailing_on"
     CONTINUE = "continue"  # a reminder's button: ask the current step's question again
+    PAYOUT = "payout"  # «Мои бонусы»: request a payout of the available balance
+    PAYOUT_CANCEL = "payout_cancel"  # «Мои бонусы»: cancel the pending payout request
 
 
 class ButtonKind(StrEnum):
@@ -88,4 +90,6 @@ ACTION_LABELS: dict[Action, str] = {
     Action.QUIET_NIGHT: "btn-quiet-night",
     Action.QUIET_OFF: "btn-quiet-off",
     Action.CONTINUE: "btn-continue",
+    Action.PAYOUT: "btn-payout",
+    Action.PAYOUT_CANCEL: "btn-payout-cancel",
 }

@@ -6,6 +6,9 @@
 * ``reminders`` every ``reminders_every``: the one reminder of unfinished registrations that
   are due, in parks where it is daytime (``ReminderService``; queued to the outbox, which
   ``deliver`` sends). Safe in several processes: the job marks what it takes.
+* ``bonus-alerts`` every ``bonus_alerts_every``: batched accrual alerts, at most one per
+  beneficiary per the park's ``alert_interval_minutes`` (``LedgerService.queue_alerts``;
+  queued to the outbox in the transaction that clears the pending sums).
 
 The decisions live in core; this module only says *when*. Stopping is graceful: the relay
 stops claiming, the send on the wire finishes and is recorded, and every row this process
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -44,6 +47,7 @@ class SchedulerOptions:
     digest_grace: timedelta = timedelta(hours=1)
     """A digest missed by up to this much (a restart around digest time) still runs."""
     reminders_every: timedelta = timedelta(minutes=5)
+    bonus_alerts_every: timedelta = timedelta(minutes=1)
 
 
 class NotificationScheduler:
@@ -59,12 +63,14 @@ class NotificationScheduler:
         parks: Mapping[str, Park],
         clock: Clock,
         reminders: ReminderService | None = None,
+        bonus_alerts: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.options = options
         self.delivery = delivery
         self.digests = digests
         self.cleanup = cleanup
         self.reminders = reminders
+        self.bonus_alerts = bonus_alerts
         self.parks = dict(parks)
         self.clock = clock
         self._scheduler: AsyncIOScheduler | None = None
@@ -102,6 +108,15 @@ class NotificationScheduler:
                 self.remind,
                 IntervalTrigger(seconds=options.reminders_every.total_seconds()),
                 id="reminders",
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+            )
+        if self.bonus_alerts is not None:
+            scheduler.add_job(
+                self.alert_bonuses,
+                IntervalTrigger(seconds=options.bonus_alerts_every.total_seconds()),
+                id="bonus-alerts",
                 next_run_time=now,
                 max_instances=1,
                 coalesce=True,
@@ -166,6 +181,16 @@ class NotificationScheduler:
             return await self.reminders.run()
         except Exception:
             log.exception("registration reminders failed")
+            return 0
+
+    async def alert_bonuses(self) -> int:
+        """The bonus-alerts job: queue the due batched accrual alerts (0 on failure)."""
+        if self.bonus_alerts is None:
+            return 0
+        try:
+            return await self.bonus_alerts()
+        except Exception:
+            log.exception("bonus alerts failed")
             return 0
 
     async def _cleanup(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -21,6 +21,8 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
+    or_,
     select,
     text,
     update,
@@ -30,6 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
+from core.domain.bonus_alerts import DueAlert
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
 from core.domain.model import OwnerKind
@@ -76,6 +79,51 @@ class SqlLedger:
                 found[row.id] = ReferralFacts(row.id, row.created_at, referrer)
         return found
 
+    def referral_chains(
+        self, park: str, driver_ids: Collection[int], depth: int
+    ) -> dict[int, ReferralFacts]:
+        """The facts of these drivers and of every driver up to ``depth`` levels above them,
+        in one recursive query per chunk instead of one query per level."""
+        d = t.drivers.c
+        found: dict[int, ReferralFacts] = {}
+        partners: dict[int, Beneficiary] = {}
+        drivers: dict[int, Beneficiary] = {}
+        sqlite = self._conn.dialect.name == "sqlite"
+        for chunk in _chunks(driver_ids):
+            if sqlite:
+                # The same query as below, bound by hand: SQLAlchemy would render the IN
+                # list into the text of a recursive CTE value by value and convert each
+                # row's time, which cost more than the query itself.
+                marks = ", ".join("?" * len(chunk))
+                result = self._conn.exec_driver_sql(
+                    _SQLITE_CHAINS.format(marks=marks), (*chunk, depth)
+                ).all()
+                for driver_id, slug, created, kind, referrer_id in result:
+                    if slug != park or driver_id in found:
+                        continue
+                    referrer = _referrer(kind, referrer_id, drivers, partners)
+                    when = datetime.fromisoformat(created).replace(tzinfo=UTC)
+                    found[driver_id] = ReferralFacts(driver_id, when, referrer)
+                continue
+            start = select(d.id.label("id"), literal(0).label("depth")).where(
+                self._in(d.id, chunk)
+            )
+            up = start.cte("up", recursive=True)
+            up = up.union_all(
+                select(d.referrer_id, up.c.depth + 1)
+                .join_from(up, t.drivers, d.id == up.c.id)
+                .where(d.referrer_kind == OwnerKind.DRIVER.value, up.c.depth < depth)
+            )
+            query = select(d.id, d.park_slug, d.created_at, d.referrer_kind, d.referrer_id).where(
+                d.id.in_(select(up.c.id))
+            )
+            for driver_id, slug, created, kind, referrer_id in self._conn.execute(query):
+                if slug != park or driver_id in found:
+                    continue
+                referrer = _referrer(kind, referrer_id, drivers, partners)
+                found[driver_id] = ReferralFacts(driver_id, created, referrer)
+        return found
+
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]:
         d = t.drivers.c
         found: dict[str, int] = {}
@@ -88,6 +136,21 @@ class SqlLedger:
         o = t.orders.c
         found: dict[str, StoredOrder] = {}
         for chunk in _chunks(external_ids):
+            if self._conn.dialect.name == "sqlite":
+                # Bound by hand: a re-delivered batch is this read and nothing else.
+                marks = ", ".join("?" * len(chunk))
+                result = self._conn.exec_driver_sql(
+                    _SQLITE_ORDERS.format(marks=marks), (park, *chunk)
+                )
+                for order_id, external_id, driver_id, status, completed in result:
+                    found[external_id] = StoredOrder(
+                        order_id,
+                        external_id,
+                        driver_id,
+                        _STATUSES[status],
+                        datetime.fromisoformat(completed).replace(tzinfo=UTC),
+                    )
+                continue
             query = select(o.id, o.external_id, o.driver_id, o.status, o.completed_at).where(
                 o.park_slug == park, self._in(o.external_id, chunk)
             )
@@ -157,6 +220,8 @@ class SqlLedger:
     def add_orders(self, orders: Sequence[Order], now: datetime) -> dict[str, int]:
         if not orders:
             return {}
+        if self._conn.dialect.name == "sqlite":
+            return self._add_orders_sqlite(orders, now)
         o = t.orders.c
         statement = insert(t.orders).returning(o.id, o.external_id, sort_by_parameter_order=True)
         rows = [
@@ -180,8 +245,69 @@ class SqlLedger:
             raise StaleState("an order of this batch was stored by another import") from exc
         return {row.external_id: row.id for row in inserted}
 
+    def _add_orders_sqlite(self, orders: Sequence[Order], now: datetime) -> dict[str, int]:
+        """One ``executemany`` with the ids given: a SQLite transaction here is a write
+        transaction from its BEGIN IMMEDIATE, so nobody else can take ``max(id) + 1``, and
+        RETURNING would cost one statement per row."""
+        first = self._conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM orders").scalar_one()
+        stamp = _sqlite_time(now)
+        ids: dict[str, int] = {}
+        rows = []
+        for offset, order in enumerate(orders, start=int(first) + 1):
+            ids[order.external_id] = offset
+            rows.append(
+                (
+                    offset,
+                    order.park,
+                    order.external_id,
+                    order.driver_id,
+                    _sqlite_time(order.completed_at),
+                    _kopecks(order.price_kopecks),
+                    order.status.value,
+                    stamp,
+                    stamp,
+                )
+            )
+        try:
+            self._conn.exec_driver_sql(_SQLITE_ADD_ORDERS, rows)
+        except IntegrityError as exc:
+            raise StaleState("an order of this batch was stored by another import") from exc
+        return ids
+
     def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
         if not rows:
+            return
+        totals: dict[Beneficiary, int] = defaultdict(int)
+        for _, row in rows:
+            totals[row.beneficiary] += _kopecks(row.amount_kopecks)
+        # Sorted: concurrent imports lock balance rows in one order, so they queue instead
+        # of deadlocking on PostgreSQL.
+        owners = sorted(totals.items(), key=lambda item: (item[0].kind.value, item[0].id))
+        if self._conn.dialect.name == "sqlite":
+            stamp = _sqlite_time(now)
+            self._conn.exec_driver_sql(
+                _SQLITE_POST,
+                [
+                    (
+                        order_id,
+                        park,
+                        row.beneficiary.kind.value,
+                        row.beneficiary.id,
+                        row.referred_driver_id,
+                        row.level,
+                        row.rule_version,
+                        row.amount_kopecks,
+                        row.month,
+                        row.reversal_of,
+                        stamp,
+                    )
+                    for order_id, row in rows
+                ],
+            )
+            self._conn.exec_driver_sql(
+                _SQLITE_BALANCES,
+                [(who.kind.value, who.id, park, total, stamp, total) for who, total in owners],
+            )
             return
         self._conn.execute(
             insert(t.ledger),
@@ -194,7 +320,7 @@ class SqlLedger:
                     "referred_driver_id": row.referred_driver_id,
                     "level": row.level,
                     "rule_version": row.rule_version,
-                    "amount_kopecks": _kopecks(row.amount_kopecks),
+                    "amount_kopecks": row.amount_kopecks,
                     "month": row.month,
                     "reversal_of": row.reversal_of,
                     "created_at": now,
@@ -202,15 +328,14 @@ class SqlLedger:
                 for order_id, row in rows
             ],
         )
-        totals: dict[Beneficiary, int] = defaultdict(int)
-        for _, row in rows:
-            totals[row.beneficiary] += row.amount_kopecks
         b = t.balances
         upsert = _insert(self._conn, b)
         statement = upsert.on_conflict_do_update(
             index_elements=[b.c.owner_kind, b.c.owner_id],
             set_={
                 "accrued_kopecks": b.c.accrued_kopecks + upsert.excluded.accrued_kopecks,
+                # What the next batched alert announces (core.domain.bonus_alerts).
+                "alert_kopecks": b.c.alert_kopecks + upsert.excluded.alert_kopecks,
                 "updated_at": upsert.excluded.updated_at,
             },
         )
@@ -224,11 +349,10 @@ class SqlLedger:
                     "accrued_kopecks": total,
                     "reserved_kopecks": 0,
                     "paid_kopecks": 0,
+                    "alert_kopecks": total,
                     "updated_at": now,
                 }
-                # Sorted: concurrent imports lock balance rows in one order, so they queue
-                # instead of deadlocking on PostgreSQL.
-                for who, total in sorted(totals.items())
+                for who, total in owners
             ],
         )
 
@@ -313,6 +437,47 @@ class SqlLedger:
             .order_by(lg.id)
         )
         return [(_posted(row), row.completed_at) for row in self._conn.execute(query)]
+
+    # -- batched accrual alerts ----------------------------------------------------------------
+
+    def take_alerts(
+        self, park: str, due_before: datetime, now: datetime, limit: int
+    ) -> list[DueAlert]:
+        b = t.balances.c
+        query = (
+            select(
+                b.owner_kind,
+                b.owner_id,
+                b.alert_kopecks,
+                b.accrued_kopecks,
+                b.reserved_kopecks,
+                b.paid_kopecks,
+            )
+            .where(
+                b.park_slug == park,
+                b.alert_kopecks > 0,
+                or_(b.alerted_at.is_(None), b.alerted_at <= due_before),
+            )
+            .order_by(b.owner_kind, b.owner_id)
+            .limit(limit)
+        )
+        if self._conn.dialect.name == "postgresql":
+            # Two alert jobs at once: the second skips what the first took.
+            query = query.with_for_update(skip_locked=True)
+        due: list[DueAlert] = []
+        for kind, owner_id, pending, accrued, reserved, paid in self._conn.execute(query):
+            owner = Beneficiary(OwnerKind(kind), owner_id)
+            balance = Balance(int(accrued), int(reserved), int(paid))
+            due.append(
+                DueAlert(owner, int(pending), balance.accrued - balance.paid, balance.available)
+            )
+            # Minus what was read, not zero: exact even if an import added meanwhile.
+            self._conn.execute(
+                update(t.balances)
+                .where(b.owner_kind == kind, b.owner_id == owner_id)
+                .values(alert_kopecks=b.alert_kopecks - int(pending), alerted_at=now)
+            )
+        return due
 
     # -- payouts -----------------------------------------------------------------------------
 
@@ -444,6 +609,71 @@ def _kopecks(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"money must be integer kopecks, not {value!r}")
     return value
+
+
+# The SQLite fast path's statements, in the shape SQLAlchemy would write them; times are
+# bound as SQLAlchemy's SQLite DATETIME stores them (``_sqlite_time``), so rows read back
+# through the tables are the same as rows written through them.
+_SQLITE_ADD_ORDERS = (
+    "INSERT INTO orders (id, park_slug, external_id, driver_id, completed_at, price_kopecks,"
+    " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_POST = (
+    "INSERT INTO ledger (order_id, park_slug, beneficiary_kind, beneficiary_id,"
+    " referred_driver_id, level, rule_version, amount_kopecks, month, reversal_of, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_BALANCES = (
+    "INSERT INTO balances (owner_kind, owner_id, park_slug, accrued_kopecks, reserved_kopecks,"
+    " paid_kopecks, updated_at, alert_kopecks) VALUES (?, ?, ?, ?, 0, 0, ?, ?)"
+    " ON CONFLICT (owner_kind, owner_id) DO UPDATE SET"
+    " accrued_kopecks = balances.accrued_kopecks + excluded.accrued_kopecks,"
+    " alert_kopecks = balances.alert_kopecks + excluded.alert_kopecks,"
+    " updated_at = excluded.updated_at"
+)
+
+
+_SQLITE_ORDERS = (
+    "SELECT id, external_id, driver_id, status, completed_at FROM orders"
+    " WHERE park_slug = ? AND external_id IN ({marks})"
+)
+_STATUSES = {status.value: status for status in OrderStatus}
+_KINDS = {kind.value: kind for kind in OwnerKind}
+_SQLITE_CHAINS = (
+    "WITH RECURSIVE up(id, depth) AS ("
+    " SELECT id, 0 FROM drivers WHERE id IN ({marks})"
+    " UNION ALL SELECT drivers.referrer_id, up.depth + 1 FROM up JOIN drivers"
+    " ON drivers.id = up.id WHERE drivers.referrer_kind = 'driver' AND up.depth < ?)"
+    " SELECT id, park_slug, created_at, referrer_kind, referrer_id FROM drivers"
+    " WHERE id IN (SELECT id FROM up)"
+)
+
+
+def _referrer(
+    kind: str | None,
+    referrer_id: int | None,
+    drivers: dict[int, Beneficiary],
+    partners: dict[int, Beneficiary],
+) -> Beneficiary | None:
+    """The referrer of a drivers row, one object per beneficiary within a read."""
+    if kind is None or referrer_id is None:
+        return None
+    pool = drivers if kind == OwnerKind.DRIVER.value else partners
+    found = pool.get(referrer_id)
+    if found is None:
+        found = pool[referrer_id] = Beneficiary(_KINDS[kind], referrer_id)
+    return found
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """``UTCDateTime`` on SQLite: naive UTC in SQLAlchemy's DATETIME text format."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    u = moment.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d} "
+        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
+    )
 
 
 def _chunks(values: Collection[T]) -> Iterator[list[T]]:

@@ -29,15 +29,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from core.domain.model import OwnerKind
 
 BASIS_POINTS = 10_000  # 100 %
 DEFAULT_PAYOUT_MINIMUM = 500_000  # 5 000 ₽ in kopecks
+# At most one accrual alert per beneficiary per this many minutes, summing what accrued.
+DEFAULT_ALERT_INTERVAL_MINUTES = 60
 # A sanity bound on one order's price (10 million roubles): a typo of several zeros in a
 # fleet export is refused instead of paying out a fortune.
 MAX_PRICE_KOPECKS = 1_000_000_000
+
+
+_zone = lru_cache(maxsize=64)(ZoneInfo)
 
 
 class RuleError(ValueError):
@@ -121,9 +127,11 @@ class BonusProgram:
     versions: tuple[RuleSet, ...] = ()
     payout_minimum_kopecks: int = DEFAULT_PAYOUT_MINIMUM
     timezone: str = "Europe/Moscow"
+    alert_interval_minutes: int = DEFAULT_ALERT_INTERVAL_MINUTES
 
     def __post_init__(self) -> None:
         _require_int("payout_minimum_kopecks", self.payout_minimum_kopecks, minimum=1)
+        _require_int("alert_interval_minutes", self.alert_interval_minutes, minimum=1)
         for earlier, later in zip(self.versions, self.versions[1:], strict=False):
             if later.version <= earlier.version or later.starts_at <= earlier.starts_at:
                 raise RuleError(
@@ -141,13 +149,18 @@ class BonusProgram:
         return found
 
     @property
+    def alert_interval(self) -> timedelta:
+        return timedelta(minutes=self.alert_interval_minutes)
+
+    @property
     def depth(self) -> int:
         """How many levels any version pays: how far up a chain needs to be read."""
         return max((rules.depth for rules in self.versions), default=0)
 
     def month(self, moment: datetime) -> str:
         """The calendar month (``YYYY-MM``) of ``moment`` in the park's time zone."""
-        return moment.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m")
+        local = moment.astimezone(_zone(self.timezone))
+        return f"{local.year:04d}-{local.month:02d}"
 
 
 @dataclass(frozen=True)

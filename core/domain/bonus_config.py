@@ -4,6 +4,7 @@ The shape (``[parks.bonus]`` under a ``[[parks]]`` entry; README, "Bonus rules")
 
     [parks.bonus]
     payout_minimum_kopecks = 500000          # optional; 5 000 ₽
+    alert_interval_minutes = 60              # optional: at most one accrual alert per this
 
     [[parks.bonus.rules]]                    # one table per version, oldest first
     version = 1
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.bonus import (
+    DEFAULT_ALERT_INTERVAL_MINUTES,
     DEFAULT_PAYOUT_MINIMUM,
     BonusProgram,
     LevelRule,
@@ -32,7 +34,7 @@ from core.domain.bonus import (
 )
 from core.domain.money import MoneyError, parse_percent
 
-_PROGRAM_KEYS = {"payout_minimum_kopecks", "rules"}
+_PROGRAM_KEYS = {"payout_minimum_kopecks", "alert_interval_minutes", "rules"}
 _RULE_KEYS = {"version", "starts_at", "monthly_cap_kopecks", "window_days", "min_orders", "levels"}
 
 
@@ -50,6 +52,9 @@ def program_from_config(park: str, timezone: str, raw: Mapping[str, Any] | None)
             versions,
             payout_minimum_kopecks=raw.get("payout_minimum_kopecks", DEFAULT_PAYOUT_MINIMUM),
             timezone=timezone,
+            alert_interval_minutes=raw.get(
+                "alert_interval_minutes", DEFAULT_ALERT_INTERVAL_MINUTES
+            ),
         )
     except RuleError as exc:
         raise RuleError(f"bonus: {exc}") from None

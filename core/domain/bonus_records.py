@@ -67,10 +67,14 @@ class ImportReport:
     reversed_kopecks: int = 0
     # Net change per beneficiary in this import: what a batched alert reports.
     by_beneficiary: dict[Beneficiary, int] = field(default_factory=dict)
+    # Ledger rows per beneficiary in this import (accruals and reversals).
+    entries_by_beneficiary: dict[Beneficiary, int] = field(default_factory=dict)
 
     def count(self, rows: list[Accrual]) -> None:
         for row in rows:
             self.entries += 1
+            who = row.beneficiary
+            self.entries_by_beneficiary[who] = self.entries_by_beneficiary.get(who, 0) + 1
             if row.amount_kopecks >= 0:
                 self.accrued_kopecks += row.amount_kopecks
             else:

@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.domain.bonus_alerts import BONUS_ACCRUED, PAYOUT_STATUS
+from core.domain.bonus_payouts import PayoutStatus
 from core.domain.delivery import DRIVER_REGISTERED, PARTNER_DIGEST, REGISTRATION_REMINDER
 from core.domain.model import Channel, Park, Source
+from core.domain.money import format_roubles
 from core.domain.phones import mask_phone
 from core.texts import Catalog
 
@@ -30,6 +33,30 @@ def render(catalog: Catalog, lang: str, park: Park, kind: str, payload: Mapping[
             return _driver_registered(catalog, lang, park, payload)
         if kind == PARTNER_DIGEST:
             return _digest(catalog, lang, payload)
+        if kind == BONUS_ACCRUED:
+            return catalog.text(
+                lang,
+                "notify-bonus-accrued",
+                {
+                    "amount": format_roubles(int(payload["amount_kopecks"])),
+                    "balance": format_roubles(int(payload["balance_kopecks"])),
+                    "available": format_roubles(int(payload["available_kopecks"])),
+                },
+            )
+        if kind == PAYOUT_STATUS:
+            status = PayoutStatus(payload["status"])
+            note = payload.get("note")
+            return catalog.text(
+                lang,
+                f"notify-payout-{status.value}",
+                {
+                    "id": int(payload["payout_id"]),
+                    "amount": format_roubles(int(payload["amount_kopecks"])),
+                    "note": catalog.text(lang, "notify-payout-note", {"note": note})
+                    if note
+                    else "",
+                },
+            )
         if kind == REGISTRATION_REMINDER:
             # Phone confirmed: only the code is left; otherwise they confirmed nothing yet.
             key = "reminder-code" if payload.get("step") == "referral" else "reminder-start"

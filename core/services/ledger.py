@@ -15,7 +15,7 @@ ledger completely or not at all. It is idempotent by (park, external order id):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +30,7 @@ from core.domain.bonus import (
     accruals,
     reversals,
 )
+from core.domain.bonus_alerts import accrual_alert, accrued_event, payout_notice
 from core.domain.bonus_chain import chain_above, would_cycle
 from core.domain.bonus_payouts import (
     Actor,
@@ -49,7 +50,6 @@ from core.domain.bonus_records import (
     StoredOrder,
 )
 from core.domain.errors import DomainError, UnknownPark
-from core.domain.model import OwnerKind
 from core.domain.money import format_roubles
 from core.domain.phones import InvalidPhone, normalize_phone
 from core.ports import Clock, Database, LedgerRepository, StaleState, UnitOfWork
@@ -149,7 +149,7 @@ def import_batch(
     by_phone = ledger.drivers_by_phone(park, set(phones.values())) if phones else {}
     wanted = {raw.driver_id for _, raw in checked if raw.driver_id is not None}
     facts = _Facts(ledger, park)
-    facts.load(wanted | set(by_phone.values()))
+    facts.load(wanted | set(by_phone.values()), program.depth)
 
     orders: list[tuple[int, Order]] = []
     for index, raw in checked:
@@ -179,34 +179,22 @@ def import_batch(
 
 
 class _Facts:
-    """Referral facts read once per batch, chains walked through them level by level."""
+    """Referral facts of a batch's drivers and of the drivers above them, read at once."""
 
     def __init__(self, ledger: LedgerRepository, park: str) -> None:
         self._ledger = ledger
         self._park = park
         self._known: dict[int, ReferralFacts | None] = {}
 
-    def load(self, driver_ids: set[int]) -> None:
+    def load(self, driver_ids: set[int], depth: int) -> None:
         missing = {i for i in driver_ids if i not in self._known}
         if missing:
-            found = self._ledger.referral_facts(self._park, missing)
+            self._known.update(self._ledger.referral_chains(self._park, missing, depth))
             for driver_id in missing:
-                self._known[driver_id] = found.get(driver_id)
+                self._known.setdefault(driver_id, None)
 
     def get(self, driver_id: int) -> ReferralFacts | None:
         return self._known.get(driver_id)
-
-    def load_chains(self, driver_ids: set[int], depth: int) -> None:
-        """Read the drivers above these, one query per level, not one per driver."""
-        frontier = driver_ids
-        for _ in range(depth):
-            above = set()
-            for driver_id in frontier:
-                facts = self._known.get(driver_id)
-                if facts and facts.referrer and facts.referrer.kind is OwnerKind.DRIVER:
-                    above.add(facts.referrer.id)
-            self.load(above)
-            frontier = above
 
     def referrer_of(self, driver_id: int) -> Beneficiary | None:
         facts = self._known.get(driver_id)
@@ -250,6 +238,7 @@ class _Import:
         # order queued in this batch, the row).
         self.queue: list[tuple[int | str, Accrual]] = []
         self.cancelled: list[int] = []
+        self.chains: dict[int, list[Beneficiary]] = {}  # per driver: one walk a batch
 
     def run(self, orders: list[Order]) -> None:
         if not orders:
@@ -267,7 +256,6 @@ class _Import:
                 paying.setdefault(o.external_id, o)
         if paying:
             payers = {o.driver_id for o in paying.values()}
-            self.facts.load_chains(payers, program.depth)
             if any(rules.min_orders for rules in program.versions):
                 self.counts = self.ledger.completed_counts(payers)
             if any(rules.monthly_cap_kopecks is not None for rules in program.versions):
@@ -325,7 +313,10 @@ class _Import:
         if facts is None:  # unknown drivers were reported and dropped before
             raise RuntimeError(f"driver {order.driver_id} vanished during the import")
         month = self.program.month(order.completed_at)
-        chain = chain_above(order.driver_id, self.facts.referrer_of, self.program.depth)
+        chain = self.chains.get(order.driver_id)
+        if chain is None:
+            chain = chain_above(order.driver_id, self.facts.referrer_of, self.program.depth)
+            self.chains[order.driver_id] = chain
         rows = accruals(
             order,
             self.program,
@@ -411,6 +402,78 @@ def refuse_cycle(
         raise ReferralCycle(driver_id, referrer)
 
 
+def request_payout(
+    ledger: LedgerRepository,
+    program: BonusProgram,
+    owner: Beneficiary,
+    amount_kopecks: int,
+    now: datetime,
+) -> Payout:
+    """A pending payout request, or ``PayoutRefused`` with its reason, inside the caller's
+    transaction: the partner API (``LedgerService.request_payout``) and the bots' «Мои
+    бонусы» use this one function."""
+    refusal = request_refusal(amount_kopecks, program.payout_minimum_kopecks)
+    if refusal is PayoutRefusal.BELOW_MINIMUM:
+        raise PayoutRefused(
+            refusal,
+            f"the minimum payout is {format_roubles(program.payout_minimum_kopecks)}",
+        )
+    if refusal is not None:
+        raise PayoutRefused(refusal, "the amount must be a positive number of kopecks")
+    payout = ledger.reserve(program.park, owner, amount_kopecks, now)
+    if payout is None:
+        raise PayoutRefused(
+            PayoutRefusal.INSUFFICIENT,
+            f"the available balance is less than {format_roubles(amount_kopecks)}",
+        )
+    return payout
+
+
+def move_payout(
+    uow: UnitOfWork,
+    payout_id: int,
+    target: PayoutStatus,
+    actor: Actor,
+    now: datetime,
+    requester: Beneficiary | None = None,
+    note: str | None = None,
+    *,
+    notify: bool = True,
+) -> Payout:
+    """Move a payout request inside the caller's transaction and, unless ``notify`` is
+    False (the bot answers the requester's own cancel in place), queue the requester's
+    notice in the same transaction."""
+    current = uow.ledger.payout(payout_id)
+    if current is None or (actor is Actor.REQUESTER and current.owner != requester):
+        raise PayoutRefused("unknown", f"no payout request {payout_id}")
+    refusal = move_refusal(current.status, target, actor)
+    if refusal is not None:
+        raise PayoutRefused("move", refusal)
+    if not uow.ledger.move_payout(payout_id, current.status, target, now, note):
+        raise PayoutRefused("move", "the payout request changed meanwhile; try again")
+    moved = uow.ledger.payout(payout_id) or current
+    if notify:
+        uow.outbox.add(payout_notice(moved))
+    return moved
+
+
+def queue_alerts(
+    uow: UnitOfWork, park: str, due_before: datetime, now: datetime, limit: int
+) -> int:
+    """Move due pending accruals of a park into batched alerts (outbox rows)."""
+    due = uow.ledger.take_alerts(park, due_before, now, limit)
+    for alert in due:
+        uow.outbox.add(accrual_alert(park, alert, now))
+    return len(due)
+
+
+def write_accrued_events(uow: UnitOfWork, park: str, report: ImportReport, now: datetime) -> None:
+    """``bonus.accrued``: one webhook event per beneficiary the batch changed."""
+    for owner, amount in sorted(report.by_beneficiary.items()):
+        entries = report.entries_by_beneficiary.get(owner, 0)
+        uow.webhooks.add(accrued_event(park, owner, amount, entries, now), now)
+
+
 class LedgerService:
     """Async facade: each call is one ``Database.run``."""
 
@@ -421,11 +484,14 @@ class LedgerService:
         clock: Clock,
         *,
         phone_regions: Mapping[str, str] | None = None,
+        webhook_parks: Collection[str] = (),
     ) -> None:
         self._db = db
         self.programs = dict(programs)
         self._clock = clock
         self._regions = dict(phone_regions or {})
+        # Parks with a webhook_url: their imports write ``bonus.accrued`` events.
+        self.webhook_parks = set(webhook_parks)
 
     def program(self, park: str) -> BonusProgram:
         try:
@@ -439,11 +505,17 @@ class LedgerService:
             raise DomainError(f"at most {MAX_BATCH} orders per batch, got {len(batch)}")
         now = self._clock.now()
         region = self._regions.get(park, "RU")
+        webhooks = park in self.webhook_parks
+
+        def work(uow: UnitOfWork) -> ImportReport:
+            report = import_batch(uow.ledger, program, batch, now, phone_region=region)
+            if webhooks:
+                write_accrued_events(uow, park, report, now)
+            return report
+
         for attempt in range(_IMPORT_ATTEMPTS):
             try:
-                return await self._db.run(
-                    lambda uow: import_batch(uow.ledger, program, batch, now, phone_region=region)
-                )
+                return await self._db.run(work)
             except StaleState:
                 # Two imports of the same orders at once: the loser's transaction rolled
                 # back; run again, and the orders the winner stored count as known.
@@ -473,24 +545,10 @@ class LedgerService:
 
     async def request_payout(self, park: str, owner: Beneficiary, amount_kopecks: int) -> Payout:
         program = self.program(park)
-        refusal = request_refusal(amount_kopecks, program.payout_minimum_kopecks)
-        if refusal is PayoutRefusal.BELOW_MINIMUM:
-            raise PayoutRefused(
-                refusal,
-                f"the minimum payout is {format_roubles(program.payout_minimum_kopecks)}",
-            )
-        if refusal is not None:
-            raise PayoutRefused(refusal, "the amount must be a positive number of kopecks")
         now = self._clock.now()
-        payout = await self._db.run(
-            lambda uow: uow.ledger.reserve(park, owner, amount_kopecks, now)
+        return await self._db.run(
+            lambda uow: request_payout(uow.ledger, program, owner, amount_kopecks, now)
         )
-        if payout is None:
-            raise PayoutRefused(
-                PayoutRefusal.INSUFFICIENT,
-                f"the available balance is less than {format_roubles(amount_kopecks)}",
-            )
-        return payout
 
     async def move_payout(
         self,
@@ -501,21 +559,29 @@ class LedgerService:
         requester: Beneficiary | None = None,
         note: str | None = None,
     ) -> Payout:
-        """Move a payout request; a requester may only touch their own requests."""
+        """Move a payout request; a requester may only touch their own requests. The
+        requester is told in the bot (an outbox row in the same transaction)."""
         now = self._clock.now()
+        return await self._db.run(
+            lambda uow: move_payout(uow, payout_id, target, actor, now, requester, note)
+        )
 
-        def work(uow: UnitOfWork) -> Payout:
-            current = uow.ledger.payout(payout_id)
-            if current is None or (actor is Actor.REQUESTER and current.owner != requester):
-                raise PayoutRefused("unknown", f"no payout request {payout_id}")
-            refusal = move_refusal(current.status, target, actor)
-            if refusal is not None:
-                raise PayoutRefused("move", refusal)
-            if not uow.ledger.move_payout(payout_id, current.status, target, now, note):
-                raise PayoutRefused("move", "the payout request changed meanwhile; try again")
-            return uow.ledger.payout(payout_id) or current
-
-        return await self._db.run(work)
+    async def queue_alerts(self, limit: int = 500) -> int:
+        """The alert job: one outbox row per beneficiary whose accruals are due to be
+        announced (at most one per the park's interval); returns how many were queued."""
+        now = self._clock.now()
+        queued = 0
+        for park, program in sorted(self.programs.items()):
+            while True:
+                count = await self._db.run(
+                    lambda uow, park=park, program=program: queue_alerts(
+                        uow, park, now - program.alert_interval, now, limit
+                    )
+                )
+                queued += count
+                if count < limit:
+                    break
+        return queued
 
     async def payouts(
         self,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from core.domain.bonus import Beneficiary
+from core.domain.bonus import Beneficiary, BonusProgram
 from core.domain.codes import normalize_code, normalize_payload
 from core.domain.delivery import DRIVER_REGISTERED
 from core.domain.model import (
@@ -55,6 +55,7 @@ from core.ports import (
     UnitOfWork,
 )
 from core.replies import Action, Answer, Button, Link, Reply
+from core.services.bonus_bot import PAYOUT_ACTIONS, PAYOUT_COMMANDS, handle_payout, payout_buttons
 from core.services.codes import CodeIssuer
 from core.services.ledger import read_statement
 from core.services.parks import require_park
@@ -90,6 +91,8 @@ class RegistrationService:
         self.on_registered: list[Callable[[UnitOfWork, Driver], None]] = []
         # Updates and registrations counted for /metrics; ``app`` installs the real one.
         self.telemetry: Telemetry = NoTelemetry()
+        # Each park's bonus program (payout minimum); ``app`` shares the ledger's mapping.
+        self.bonus_programs: Mapping[str, BonusProgram] = {}
 
     def park(self, slug: str) -> Park:
         return require_park(self.parks, slug)
@@ -335,6 +338,8 @@ class _Flow:
             return self.my_code()
         if action is Action.MY_BONUS:
             return self.my_bonus()
+        if action in PAYOUT_ACTIONS:
+            return self.payout(action)
         if action is Action.MAILING_ON and step is Step.DONE:
             return self.set_mailing(True)
         if action is Action.NO_CODE and step is Step.REFERRAL:
@@ -361,6 +366,8 @@ class _Flow:
             return self.my_code()
         if name == "bonus":
             return self.my_bonus()
+        if name in PAYOUT_COMMANDS:
+            return self.payout(PAYOUT_COMMANDS[name])
         if name == "settings":
             return self.show_settings()
         if name == "news" and self.conv.step is Step.DONE:
@@ -661,11 +668,7 @@ class _Flow:
         """«Мои бонусы»: balance, this month's accruals, referrals and the last accruals,
         read by the ledger in this same unit of work."""
         conv = self.conv
-        owner = None
-        if conv.step is Step.DONE and conv.driver_id is not None:
-            owner = Beneficiary(OwnerKind.DRIVER, conv.driver_id)
-        elif conv.step is Step.PARTNER and conv.partner_id is not None:
-            owner = Beneficiary(OwnerKind.PARTNER, conv.partner_id)
+        owner = self.bonus_owner()
         if owner is None:
             self.outcome = "not_registered"
             return [Reply("not-registered"), *self.prompt()]
@@ -693,7 +696,36 @@ class _Flow:
             "referrals": statement.referrals,
             "recent": recent or catalog.text(lang, "bonus-none"),
         }
-        return [Reply("my-bonus", args, keyboard=_MENU)]
+        offered = payout_buttons(self.uow, self.bonus_program(), owner, statement.balance)
+        return [Reply("my-bonus", args, keyboard=_MENU + tuple(map(Button.of, offered)))]
+
+    def bonus_owner(self) -> Beneficiary | None:
+        """The registered driver or partner of this conversation, as a ledger owner."""
+        conv = self.conv
+        if conv.step is Step.DONE and conv.driver_id is not None:
+            return Beneficiary(OwnerKind.DRIVER, conv.driver_id)
+        if conv.step is Step.PARTNER and conv.partner_id is not None:
+            return Beneficiary(OwnerKind.PARTNER, conv.partner_id)
+        return None
+
+    def bonus_program(self) -> BonusProgram:
+        program = self.service.bonus_programs.get(self.park.slug)
+        return program or BonusProgram(self.park.slug, timezone=self.park.timezone)
+
+    def payout(self, action: Action) -> list[Reply]:
+        """«Вывести бонусы» / «Отменить заявку» (core.services.bonus_bot), in this unit of
+        work; the answer keeps the menu with the payout buttons that apply now."""
+        owner = self.bonus_owner()
+        if owner is None:
+            self.outcome = "not_registered"
+            return [Reply("not-registered"), *self.prompt()]
+        program = self.bonus_program()
+        now = self.service._clock.now()
+        key, args = handle_payout(self.uow, program, owner, action, now)
+        self.outcome = key.replace("-", "_")
+        balance = self.uow.ledger.balance(owner)
+        offered = payout_buttons(self.uow, program, owner, balance)
+        return [Reply(key, args, keyboard=_MENU + tuple(map(Button.of, offered)))]
 
     def my_code(self) -> list[Reply]:
         conv = self.conv

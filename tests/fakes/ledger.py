@@ -14,6 +14,7 @@ from datetime import datetime
 from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
 from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.model import OwnerKind
 
 
 @dataclass
@@ -42,6 +43,23 @@ class MemoryLedger:
             for i in driver_ids
             if i in self.drivers and self.drivers[i][0] == park
         }
+
+    def referral_chains(
+        self, park: str, driver_ids: Collection[int], depth: int
+    ) -> dict[int, ReferralFacts]:
+        found = self.referral_facts(park, driver_ids)
+        frontier = set(found)
+        for _ in range(depth):
+            above = {
+                facts.referrer.id
+                for i in frontier
+                if (facts := found.get(i))
+                and facts.referrer
+                and facts.referrer.kind is OwnerKind.DRIVER
+            } - set(found)
+            found.update(self.referral_facts(park, above))
+            frontier = above
+        return found
 
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]:
         return {

@@ -100,3 +100,13 @@ mailing-on = Done: you will get the taxi park's news. To unsubscribe, send /stop
 mailing-off = You have unsubscribed from the taxi park's news.
 btn-mailing-on = Get news
 btn-continue = Continue registration
+
+# Payout requests from «My bonuses» (core.services.bonus_bot).
+btn-payout = Withdraw bonuses
+btn-payout-cancel = Cancel the payout request
+payout-requested = Payout request #{ $id } for { $amount } was created. We will tell you when it is processed. While it waits, you can cancel it: /payout_cancel
+payout-below-minimum = You cannot withdraw yet: { $available } is available and the minimum payout is { $minimum }.
+payout-insufficient = The payout did not go through: only { $available } is available. Please try again.
+payout-cancelled = Payout request #{ $id } for { $amount } was cancelled. The amount is available again.
+payout-cancel-processing = Request #{ $id } for { $amount } is already being processed and can no longer be cancelled.
+payout-none-pending = You have no payout requests waiting to be processed.

@@ -33,3 +33,16 @@ notify-source-other = other
 # The one reminder of an unfinished registration (core.services.reminders), with btn-continue.
 reminder-start = Hello! You started registering with { $park } but did not finish. Shall we go on? Press "Continue registration" to pick up where you stopped. If you changed your mind, send /stop and we will not remind you again.
 reminder-code = Hello! Your number is confirmed: one step is left to finish registering with { $park }, the code of whoever invited you, or "I have no referral code". Press "Continue registration". If you changed your mind, send /stop and we will not remind you again.
+
+# Batched accrual alert (core.domain.bonus_alerts): at most one per the park's interval.
+notify-bonus-accrued =
+    Bonuses credited: +{ $amount }.
+    Balance: { $balance }, available to withdraw: { $available }.
+    Details: «My bonuses» (/bonus).
+# A payout request changed status; $note is the operator's comment or empty.
+notify-payout-processing = Payout request #{ $id } for { $amount } is being processed.
+notify-payout-confirmed = Payout #{ $id } of { $amount } has been paid.
+notify-payout-cancelled = Payout request #{ $id } for { $amount } was cancelled. The amount is available again.
+notify-payout-error = Payout #{ $id } of { $amount } failed{ $note }. The amount is available again.
+notify-payout-pending = Payout request #{ $id } for { $amount } was created and awaits processing.
+notify-payout-note = : { $note }

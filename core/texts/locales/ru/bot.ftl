@@ -100,3 +100,13 @@ mailing-on = Готово: вы будете получать новости т�
 mailing-off = Вы отписались от новостей таксопарка.
 btn-mailing-on = Получать новости
 btn-continue = Продолжить регистрацию
+
+# Payout requests from «Мои бонусы» (core.services.bonus_bot).
+btn-payout = Вывести бонусы
+btn-payout-cancel = Отменить заявку на вывод
+payout-requested = Заявка №{ $id } на вывод { $amount } создана. Мы сообщим, когда она будет обработана. Пока заявка ждёт обработки, её можно отменить: /payout_cancel
+payout-below-minimum = Вывести бонусы пока нельзя: доступно { $available }, а минимальная сумма вывода — { $minimum }.
+payout-insufficient = Вывести бонусы не получилось: доступно только { $available }. Попробуйте ещё раз.
+payout-cancelled = Заявка №{ $id } на вывод { $amount } отменена. Сумма снова доступна к выводу.
+payout-cancel-processing = Заявку №{ $id } на { $amount } уже обрабатывают — отменить её нельзя.
+payout-none-pending = У вас нет заявок на вывод, ожидающих обработки.
