@@ -44,7 +44,7 @@ from storage.rows import (
     park_values,
     partner_from_row,
 )
-from storage.statements import Statements, statements
+from storage.statements import Executor
 
 
 def upsert(conn: Connection, table: Table) -> Any:
@@ -54,10 +54,13 @@ def upsert(conn: Connection, table: Table) -> Any:
 
 
 class _Repo:
-    def __init__(self, conn: Connection, clock: Clock) -> None:
+    def __init__(self, conn: Connection, clock: Clock, run: Executor | None = None) -> None:
         self.conn = conn
         self.clock = clock
-        self.q: Statements = statements(conn.dialect.name)
+        # The hot statements go through ``run`` (shared by the unit of work's repositories);
+        # everything else is plain SQLAlchemy on ``conn``.
+        self.run = run or Executor(conn)
+        self.q = self.run.q
 
 
 class SqlParks(_Repo):
@@ -78,7 +81,7 @@ class SqlParks(_Repo):
 
 class SqlCodes(_Repo):
     def lookup(self, code: str) -> CodeInfo | None:
-        row = self.conn.execute(self.q.code_lookup, {"code": code}).first()
+        row = self.run.first(self.q.code_lookup, {"code": code})
         if row is None:
             return None
         if row.partner_id is not None:
@@ -90,7 +93,7 @@ class SqlCodes(_Repo):
         return CodeInfo(row.code, row.park_slug, kind, owner_id, phone, row.active)
 
     def owners_of_phone(self, park: str, phone: str) -> list[PhoneOwner]:
-        rows = self.conn.execute(self.q.phone_owners, {"park": park, "phone": phone})
+        rows = self.run.all(self.q.phone_owners, {"park": park, "phone": phone})
         return [PhoneOwner(OwnerKind(kind), id_, park_, code) for kind, id_, park_, code in rows]
 
     def reserve(self, code: str, park: str, kind: OwnerKind) -> bool:
@@ -101,7 +104,7 @@ class SqlCodes(_Repo):
             "active": True,
             "created_at": self.clock.now(),
         }
-        return self.conn.execute(self.q.code_reserve, params).first() is not None
+        return self.run.first(self.q.code_reserve, params) is not None
 
     def release(self, code: str) -> None:
         self.conn.execute(t.codes.delete().where(t.codes.c.code == code))
@@ -136,7 +139,7 @@ class SqlPartners(_Repo):
         return [partner_from_row(row) for row in rows]
 
     def get(self, partner_id: int) -> Partner | None:
-        row = self.conn.execute(self.q.partner_get, {"id": partner_id}).first()
+        row = self.run.first(self.q.partner_get, {"id": partner_id})
         return partner_from_row(row) if row else None
 
     def list(self, park: str | None = None) -> list[Partner]:
@@ -186,7 +189,7 @@ class SqlPartners(_Repo):
 
 class SqlDrivers(_Repo):
     def add(self, driver: Driver) -> Driver | None:
-        row = self.conn.execute(self.q.driver_insert, driver_values(driver)).first()
+        row = self.run.first(self.q.driver_insert, driver_values(driver))
         if row is None:
             return None
         driver.id = row.id
@@ -200,7 +203,7 @@ class SqlDrivers(_Repo):
         return driver_from_row(row) if row else None
 
     def get(self, driver_id: int) -> Driver | None:
-        row = self.conn.execute(self.q.driver_get, {"id": driver_id}).first()
+        row = self.run.first(self.q.driver_get, {"id": driver_id})
         return driver_from_row(row) if row else None
 
     def set_referral(
@@ -331,7 +334,7 @@ def erased_webhook_body(body: str, driver_id: int, phone: str) -> str:
 class SqlConversations(_Repo):
     def get(self, park: str, channel: Channel, user_id: str) -> Conversation | None:
         params = {"park": park, "channel": channel.value, "user_id": user_id}
-        row = self.conn.execute(self.q.conversation_get, params).first()
+        row = self.run.first(self.q.conversation_get, params)
         return conversation_from_row(row) if row else None
 
     def save(self, conversation: Conversation) -> None:
@@ -349,14 +352,14 @@ class SqlConversations(_Repo):
                 "user_id": conversation.user_id,
                 **values,
             }
-            row = self.conn.execute(self.q.conversation_insert, params).first()
+            row = self.run.first(self.q.conversation_insert, params)
             if row is None:
                 raise StaleState("conversation created concurrently")
             conversation.id = row.id
         else:
             params = {f"new_{name}": value for name, value in values.items()}
             params.update(b_id=conversation.id, b_version=conversation.version)
-            if self.conn.execute(self.q.conversation_update, params).rowcount != 1:
+            if self.run.write(self.q.conversation_update, params) != 1:
                 raise StaleState("conversation changed concurrently")
         conversation.version += 1
 

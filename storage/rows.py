@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-
-from core.domain.model import Alerts, Channel, Driver, OwnerKind, Park, Partner, Source
+from core.domain.delivery import Status
+from core.domain.model import (
+    Alerts,
+    Channel,
+    Driver,
+    Notification,
+    OwnerKind,
+    Park,
+    Partner,
+    Source,
+)
 from core.domain.registration import Conversation, Step
 from storage import tables as t
+
+# A result row read by column name: SQLAlchemy's Row, or the named tuple of the hot
+# statements' direct path on SQLite (storage.statements).
+RowLike = Any
 
 # The conversation's identity is written once, at insert; everything else moves with it.
 _CONVERSATION_KEY = ("id", "park_slug", "channel", "user_id")
 CONVERSATION_FIELDS = tuple(c.name for c in t.conversations.c if c.name not in _CONVERSATION_KEY)
 # Driver columns that an insert writes (the id is the database's).
 DRIVER_COLUMNS = tuple(c.name for c in t.drivers.c if c.name != "id")
+# Outbox columns a new notification sets; the rest start empty or at their defaults.
+OUTBOX_INSERT_COLUMNS = (
+    "park_slug",
+    "recipient_kind",
+    "recipient_id",
+    "kind",
+    "payload",
+    "idempotency_key",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
 # Park columns that mirror ``core.domain.model.Park`` one to one.
 PARK_FIELDS = tuple(f.name for f in fields(Park))
 
 
-def park_from_row(row: Row[Any]) -> Park:
+def park_from_row(row: RowLike) -> Park:
     return Park(**{name: getattr(row, name) for name in PARK_FIELDS})
 
 
@@ -28,7 +54,7 @@ def park_values(park: Park) -> dict[str, Any]:
     return {name: getattr(park, name) for name in PARK_FIELDS}
 
 
-def partner_from_row(row: Row[Any]) -> Partner:
+def partner_from_row(row: RowLike) -> Partner:
     return Partner(
         id=row.id,
         park=row.park_slug,
@@ -44,7 +70,7 @@ def partner_from_row(row: Row[Any]) -> Partner:
     )
 
 
-def driver_from_row(row: Row[Any]) -> Driver:
+def driver_from_row(row: RowLike) -> Driver:
     return Driver(
         id=row.id,
         park=row.park_slug,
@@ -93,7 +119,7 @@ def driver_values(driver: Driver) -> dict[str, Any]:
     }
 
 
-def conversation_from_row(row: Row[Any]) -> Conversation:
+def conversation_from_row(row: RowLike) -> Conversation:
     values = {name: getattr(row, name) for name in CONVERSATION_FIELDS}
     values["step"] = Step(values["step"])
     return Conversation(
@@ -103,3 +129,19 @@ def conversation_from_row(row: Row[Any]) -> Conversation:
 
 def conversation_values(conv: Conversation) -> dict[str, Any]:
     return {name: getattr(conv, name) for name in CONVERSATION_FIELDS}
+
+
+def outbox_values(notification: Notification, now: datetime) -> dict[str, Any]:
+    """A new outbox row (``OUTBOX_INSERT_COLUMNS``): pending, due at ``not_before`` or now."""
+    return {
+        "park_slug": notification.park,
+        "recipient_kind": notification.recipient_kind.value,
+        "recipient_id": notification.recipient_id,
+        "kind": notification.kind,
+        "payload": notification.payload,
+        "idempotency_key": notification.key,
+        "status": Status.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": notification.not_before or now,
+        "created_at": now,
+    }

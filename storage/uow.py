@@ -27,6 +27,7 @@ from storage.repositories import (
     SqlSecrets,
     SqlSmsLog,
 )
+from storage.statements import Executor
 from storage.visits import SqlVisits
 from storage.webhooks import SqlWebhooks
 
@@ -34,15 +35,16 @@ from storage.webhooks import SqlWebhooks
 class SqlUnitOfWork:
     def __init__(self, conn: Connection, clock: Clock) -> None:
         self.connection = conn
-        self.parks = SqlParks(conn, clock)
-        self.codes = SqlCodes(conn, clock)
-        self.partners = SqlPartners(conn, clock)
-        self.drivers = SqlDrivers(conn, clock)
-        self.conversations = SqlConversations(conn, clock)
-        self.audit = SqlAudit(conn, clock)
-        self.cursors = SqlCursors(conn, clock)
-        self.sms = SqlSmsLog(conn, clock)
-        self.secrets = SqlSecrets(conn, clock)
+        run = Executor(conn)  # the hot statements' path, one per unit of work
+        self.parks = SqlParks(conn, clock, run)
+        self.codes = SqlCodes(conn, clock, run)
+        self.partners = SqlPartners(conn, clock, run)
+        self.drivers = SqlDrivers(conn, clock, run)
+        self.conversations = SqlConversations(conn, clock, run)
+        self.audit = SqlAudit(conn, clock, run)
+        self.cursors = SqlCursors(conn, clock, run)
+        self.sms = SqlSmsLog(conn, clock, run)
+        self.secrets = SqlSecrets(conn, clock, run)
         self.outbox = SqlOutbox(conn, clock)
         self.ledger = SqlLedger(conn)
         self.digests = SqlDigests(conn)
