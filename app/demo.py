@@ -17,20 +17,37 @@ from typing import Any
 from app.logs import setup_logging
 from app.settings import LoggingSettings, Settings, load_settings
 
+# The demo parks' bonus program: 10 % of the order to level 1, 50 ₽ to level 2, 2.5 % to
+# level 3, payouts from 300 ₽ so that one /orders lets the referrer try «Вывести бонусы».
+DEMO_BONUS: dict[str, Any] = {
+    "payout_minimum_kopecks": 30_000,
+    "alert_interval_minutes": 60,
+    "rules": [
+        {
+            "version": 1,
+            "starts_at": "2026-01-01T00:00:00+03:00",
+            "levels": [{"percent": "10"}, {"fixed_kopecks": 5_000}, {"percent": "2.5"}],
+        }
+    ],
+}
 DEMO_PARKS: list[dict[str, Any]] = [
     {
         "slug": "mos-gortaxi",
         "name": "Мос ГорТакси",
         "landing_url": "https://mos-gortaxi.ru/ref",
         "telegram_username": "mos_gortaxi_bot",
+        "bonus": DEMO_BONUS,
     },
     {
         "slug": "spb-taxi",
         "name": "Питер Такси",
         "landing_url": "https://spb-taxi.ru/ref",
         "telegram_username": "spb_taxi_bot",
+        "bonus": DEMO_BONUS,
     },
 ]
+# Sample orders (package data): /orders imports them as the terminal driver's own.
+DEMO_ORDERS = Path(__file__).with_name("demo_orders.csv")
 DEMO_PARTNERS = {
     "mos-gortaxi": ("+79161110001", "Иван Партнёров"),
     "spb-taxi": ("+79212220002", "Пётр Партнёров"),
@@ -42,6 +59,10 @@ How to try it:
   2. type the 6-digit code from it
   3. type a partner's code from the table above, or press the no-code button by its number
      (the other park's partner code shows the redirect to that park's bot)
+  4. bonuses: register a second driver with the first one's code (/new starts over), then
+     /orders imports sample orders as the second driver's: the first driver (10 %) and the
+     partner (50 ₽ an order) earn; sign in again with the first driver's phone (/new) and
+     press «Мои бонусы» to see the balance and request a payout
   /new starts over as another driver, /park SLUG switches park, /help, /quit (or Ctrl-D)
 """
 
@@ -90,7 +111,24 @@ def _toml(overrides: dict[str, Any]) -> str:
         lines.extend(f"{k} = {value(v)}" for k, v in overrides[section].items())
     for park in overrides["parks"]:
         lines.append("\n[[parks]]")
-        lines.extend(f"{k} = {value(v)}" for k, v in park.items())
+        lines.extend(f"{k} = {value(v)}" for k, v in park.items() if k != "bonus")
+        bonus = park.get("bonus")
+        if bonus:
+            lines.append("[parks.bonus]")
+            lines.extend(f"{k} = {value(v)}" for k, v in bonus.items() if k != "rules")
+            for rule in bonus["rules"]:
+                lines.append("[[parks.bonus.rules]]")
+                for k, v in rule.items():
+                    if k == "levels":  # inline tables: [{ percent = "10" }, ...]
+                        levels = ", ".join(
+                            "{ "
+                            + ", ".join(f"{lk} = {value(lv)}" for lk, lv in level.items())
+                            + " }"
+                            for level in v
+                        )
+                        lines.append(f"levels = [{levels}]")
+                    else:
+                        lines.append(f"{k} = {value(v)}")
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +154,11 @@ async def run_demo(data_dir: str | None, park: str | None = None, verbose: bool 
             web = await _serve_web(container, write)
             await _introduce(container, path, temporary, write, web is not None)
             chat = TerminalChat(
-                container.registration, container.catalog, park or DEMO_PARKS[0]["slug"], write
+                container.registration,
+                container.catalog,
+                park or DEMO_PARKS[0]["slug"],
+                write,
+                orders=lambda slug, user: import_demo_orders(container, slug, user),
             )
             await chat.run(in_thread(stdin_reader(echo=write)))
         finally:
@@ -173,3 +215,60 @@ async def _introduce(
     write("\nAdmin commands against this database, from another terminal:")
     write(f"  taxireg --config {path / 'demo.toml'} partner list\n")
     write(HOW_TO)
+
+
+async def import_demo_orders(container: Any, park: str, user_id: str) -> list[str]:
+    """``/orders``: the sample file's orders, as the terminal driver's own, through the same
+    reader and ledger use case as ``taxireg orders import``; says who earned what."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from app.commands.orders_csv import read_orders
+    from core.domain.bonus import Beneficiary
+    from core.domain.model import Channel, OwnerKind
+    from core.domain.money import format_roubles
+    from core.domain.registration import Step
+
+    conversation = await container.db.read(
+        lambda uow: uow.conversations.get(park, Channel.TERMINAL, user_id)
+    )
+    if conversation is None or conversation.step is not Step.DONE or not conversation.driver_id:
+        return ["/orders imports sample orders as yours: register as a driver first."]
+    driver_id = conversation.driver_id
+    driver = await container.db.read(lambda uow: uow.drivers.get(driver_id))
+    zone = container.clock.now().astimezone().tzinfo
+    lines = [line for line in read_orders(DEMO_ORDERS.read_bytes(), zone) if line.order]
+    latest = max(line.order.completed_at for line in lines if line.order)
+    now = container.clock.now()
+    orders = [
+        replace(
+            line.order,
+            external_id=f"demo-{driver_id}-{line.order.external_id}",
+            driver_phone=driver.phone,
+            # Completed in the last hours, so they count in this month's «Мои бонусы».
+            completed_at=now - (latest - line.order.completed_at) - timedelta(minutes=1),
+        )
+        for line in lines
+        if line.order
+    ]
+    report = await container.ledger.import_orders(park, orders)
+    said = [
+        f"Imported {DEMO_ORDERS.name} for driver {driver.phone}: {report.accepted} completed, "
+        f"{report.arrived_cancelled} cancelled, {report.unchanged} already there."
+    ]
+    if report.accepted == 0 and report.unchanged:
+        said.append("Nothing changed: orders are idempotent by their id (try another driver).")
+    elif not report.by_beneficiary:
+        said.append("Nobody earns from them: this driver registered without a referral code.")
+    partners = {p.id: p for p in await container.admin.list_partners(park)}
+    for owner, amount in sorted(report.by_beneficiary.items()):
+        if owner.kind is OwnerKind.PARTNER and owner.id in partners:
+            who = f"partner {partners[owner.id].name or ''} {partners[owner.id].phone}"
+        else:
+            found = await container.db.read(lambda uow, i=owner.id: uow.drivers.get(i))
+            who = f"driver {found.phone if found else owner.id}"
+        balance = await container.ledger.balance(Beneficiary(owner.kind, owner.id))
+        said.append(
+            f"  {who}: +{format_roubles(amount)}, balance {format_roubles(balance.accrued)}"
+        )
+    return said

@@ -26,6 +26,7 @@ Type a line and press Enter; a number presses the button shown with it, e.g. 1 f
   /code          my referral code
   /new           start over as a new driver (a new terminal user)
   /park SLUG     switch to another park's bot ({parks})
+  /orders        import the demo's sample orders as this driver's (the referrers earn)
   /help          this help
   /quit          leave (Ctrl-D too)"""
 
@@ -42,8 +43,12 @@ class TerminalChat:
         catalog: Catalog,
         park: str,
         write: Callable[[str], None],
+        orders: Callable[[str, str], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.registration = registration
+        # ``/orders``: given the park and this terminal user, imports sample orders and
+        # says what the ledger did (the demo wires it; without it the command says so).
+        self.orders = orders
         self.catalog = catalog
         self.park = registration.park(park).slug
         self.write = write
@@ -85,7 +90,21 @@ class TerminalChat:
             case "help":
                 self.write(HELP.format(parks=", ".join(self.registration.parks)))
                 await self.send(Command("help"))
+            case "orders":
+                await self.import_orders()
         return True
+
+    async def import_orders(self) -> None:
+        if self.orders is None:
+            self.write("(no sample orders to import here)")
+            return
+        try:
+            lines = await self.orders(self.park, self.user_id)
+        except Exception as exc:
+            log_failure(log, "terminal /orders failed", exc=exc, level=logging.DEBUG)
+            self.write(f"(internal error: {type(exc).__name__}; nothing was changed)")
+            return
+        self.write("\n".join(lines) + "\n")
 
     async def switch_park(self, slug: str | None) -> None:
         parks = ", ".join(self.registration.parks)

@@ -11,13 +11,13 @@ from core.replies import ButtonKind
 
 # Telegram's limit for one message; a longer paste is cut rather than refused.
 MAX_LINE = 4096
-LOCAL_COMMANDS = frozenset({"quit", "exit", "new", "park", "help"})
+LOCAL_COMMANDS = frozenset({"quit", "exit", "new", "park", "help", "orders"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class Local:
-    """A terminal command (``/new``, ``/park SLUG``, ``/help``, ``/quit``)."""
+    """A terminal command (``/new``, ``/park SLUG``, ``/help``, ``/quit``, ``/orders``)."""
 
     name: str
     arg: str | None = None
