@@ -100,6 +100,14 @@ class CodeRepository(Protocol):
 
     def release(self, code: str) -> None: ...
     def set_active(self, code: str, active: bool) -> bool: ...
+    def parks_of(self, codes: Collection[str]) -> dict[str, str]:
+        """The park of each of these codes that is stored (any owner, reserved or not), in
+        one read: a bulk import checks a whole batch at once."""
+        ...
+
+    def reserve_many(self, codes: Collection[str], park: str, kind: OwnerKind) -> set[str]:
+        """Claim these codes in one statement; the answer leaves out any taken meanwhile."""
+        ...
 
 
 class PartnerRepository(Protocol):
@@ -126,6 +134,15 @@ class PartnerRepository(Protocol):
 
     def page(self, park: str | None, after_id: int, limit: int) -> list[Partner]:
         """Up to ``limit`` partners with ids above ``after_id``, by id (keyset paging)."""
+        ...
+
+    def phones_in(self, park: str, phones: Collection[str]) -> set[str]:
+        """Which of these phones the park's partners already have, in one read."""
+        ...
+
+    def add_many(self, partners: Sequence[Partner]) -> set[str]:
+        """Insert in one statement (codes reserved); the phones added, leaving out those the
+        park already had."""
         ...
 
 

@@ -9,7 +9,7 @@ UPDATE ... WHERE version = ...) instead of read-then-write. Times come from core
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,15 @@ def upsert(conn: Connection, table: Table) -> Any:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+# Values per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter limits.
+_IN_SLICE = 1_000
+
+
+def _slices(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_SLICE):
+        yield values[start : start + _IN_SLICE]
 
 
 class _Repo:
@@ -113,6 +122,29 @@ class SqlCodes(_Repo):
         stmt = update(t.codes).where(t.codes.c.code == code).values(active=active)
         return self.conn.execute(stmt).rowcount == 1
 
+    def parks_of(self, codes: Collection[str]) -> dict[str, str]:
+        k = t.codes
+        found: dict[str, str] = {}
+        for part in _slices(sorted(set(codes))):
+            stmt = select(k.c.code, k.c.park_slug).where(k.c.code.in_(part))
+            found.update((code, park) for code, park in self.conn.execute(stmt))
+        return found
+
+    def reserve_many(self, codes: Collection[str], park: str, kind: OwnerKind) -> set[str]:
+        if not codes:
+            return set()
+        now = self.clock.now()
+        rows = [
+            {"code": c, "park_slug": park, "kind": kind.value, "active": True, "created_at": now}
+            for c in codes
+        ]
+        stmt = (
+            upsert(self.conn, t.codes)
+            .on_conflict_do_nothing(index_elements=["code"])
+            .returning(t.codes.c.code)
+        )
+        return set(self.conn.execute(stmt, rows).scalars())
+
 
 class SqlPartners(_Repo):
     def add(self, partner: Partner) -> Partner | None:
@@ -170,6 +202,37 @@ class SqlPartners(_Repo):
         if park is not None:
             stmt = stmt.where(p.c.park_slug == park)
         return [partner_from_row(row) for row in self.conn.execute(stmt)]
+
+    def phones_in(self, park: str, phones: Collection[str]) -> set[str]:
+        p = t.partners
+        found: set[str] = set()
+        for part in _slices(sorted(set(phones))):
+            stmt = select(p.c.phone).where(p.c.park_slug == park, p.c.phone.in_(part))
+            found.update(self.conn.execute(stmt).scalars())
+        return found
+
+    def add_many(self, partners: Sequence[Partner]) -> set[str]:
+        if not partners:
+            return set()
+        now = self.clock.now()
+        rows = [
+            {
+                "park_slug": x.park,
+                "phone": x.phone,
+                "name": x.name,
+                "code": x.code,
+                "alerts": x.alerts.value,
+                "created_at": x.created_at or now,
+                "updated_at": x.created_at or now,
+            }
+            for x in partners
+        ]
+        stmt = (
+            upsert(self.conn, t.partners)
+            .on_conflict_do_nothing(index_elements=["park_slug", "phone"])
+            .returning(t.partners.c.phone)
+        )
+        return set(self.conn.execute(stmt, rows).scalars())
 
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from core.domain import limits
 from core.domain.bonus import Beneficiary
 from core.domain.bonus_chain import ReferrerOf, would_cycle
-from core.domain.codes import normalize_code
+from core.domain.codes import MIN_LENGTH, generate_code, normalize_code
 from core.domain.errors import (
     CodeRefused,
     DriverNotFound,
@@ -36,14 +37,14 @@ from core.domain.referral import Refusal, refusal
 from core.domain.registration import Conversation
 from core.domain.text import clean_name
 from core.ports import Clock, Database, UnitOfWork
-from core.services.codes import CodeIssuer
+from core.services.codes import ATTEMPTS_PER_LENGTH, CodeIssuer
 from core.services.erasure import DriverIdNotFound, Forgotten, forget
 from core.services.parks import require_park
 
 ENTERED_CODE = "entered_code"
 # Rows per transaction when importing, and per read when streaming a listing: big enough
 # that round trips do not dominate, small enough that memory stays flat at any table size.
-IMPORT_BATCH = 500
+IMPORT_BATCH = 1_000
 PAGE = 1_000
 # Conversations of the partner cabinet's sign-in (``core.services.partner_cabinet``) are
 # not registrations.
@@ -107,7 +108,9 @@ class AdminService:
         Idempotent by phone: a phone the park already has (or an earlier line had) is left
         as it is. A requested code must be free in every park. A bad line is refused with
         its reason and changes nothing; the others are kept. ``advance(n)`` is told after
-        each batch.
+        each batch. A batch costs a fixed handful of statements whatever its size: one read
+        of the phones the park has, one of the codes taken, one insert of the codes and one
+        of the partners (``_import_batch``).
         """
         park = self.park(park_slug)
         report = PartnerImport()
@@ -117,9 +120,10 @@ class AdminService:
         async def flush() -> None:
             if not batch:
                 return
-            results = await self._db.run(
-                lambda uow: [self._import_line(uow, park, x, seen) for x in batch]
+            results, firsts = await self._db.run(
+                lambda uow: self._import_batch(uow, park, batch, seen)
             )
+            seen.update(firsts)  # only once committed: a retried transaction starts clean
             for line, (result, reason) in zip(batch, results, strict=True):
                 report.note(result, line.line, reason)
             if advance is not None:
@@ -134,48 +138,99 @@ class AdminService:
         report.refused.sort()
         return report
 
-    def _import_line(
-        self, uow: UnitOfWork, park: Park, line: PartnerLine, seen: dict[str, int]
-    ) -> tuple[LineResult, str | None]:
-        try:
-            phone = normalize_phone(line.phone, park.phone_region)
-        except InvalidPhone:
-            return LineResult.REFUSED, f"not a valid {park.phone_region} phone number"
-        try:
-            alerts = parse_alerts(line.alerts) or Alerts.INSTANT
-        except ValueError:
-            return LineResult.REFUSED, "alerts must be instant or digest"
-        first = seen.get(phone)
-        if first is not None and first != line.line:
-            return LineResult.REFUSED, f"the same phone as line {first}"
-        existing = next((p for p in uow.partners.by_phone(phone) if p.park == park.slug), None)
-        if existing is not None:
-            seen[phone] = line.line
-            return LineResult.EXISTING, None
-        requested = (line.code or "").strip()
-        if requested:
-            code = normalize_code(requested)
-            if code is None or "/" in requested or "=" in requested:
-                return LineResult.REFUSED, f"not a referral code: {requested[:40]!r}"
-            if not uow.codes.reserve(code, park.slug, OwnerKind.PARTNER):
-                taken = uow.codes.lookup(code)
-                where = f" in park {taken.park}" if taken is not None else ""
-                return LineResult.REFUSED, f"the code {code} is taken{where}"
-        else:
-            code = self._issuer.issue(uow.codes, park.slug, OwnerKind.PARTNER)
-        partner = Partner(
-            park=park.slug,
-            phone=phone,
-            code=code,
-            name=clean_name(line.name, limits.PERSON_NAME),
-            alerts=alerts,
-            created_at=self._clock.now(),
-        )
-        if uow.partners.add(partner) is None:  # added concurrently by someone else
-            uow.codes.release(code)
-            return LineResult.EXISTING, None
-        seen[phone] = line.line
-        return LineResult.ADDED, None
+    def _import_batch(
+        self, uow: UnitOfWork, park: Park, lines: list[PartnerLine], seen: Mapping[str, int]
+    ) -> tuple[list[tuple[LineResult, str | None]], dict[str, int]]:
+        """Each line's outcome, and the phones this batch saw first (phone -> line)."""
+        results: list[tuple[LineResult, str | None]] = [(LineResult.REFUSED, None)] * len(lines)
+        # (index, phone, alerts, code); a code's own refusal waits: an existing phone wins
+        checked: list[tuple[int, str, Alerts, str | LineRefusal | None]] = []
+        for i, line in enumerate(lines):
+            outcome = _check_line(line, park)
+            if isinstance(outcome, LineRefusal):
+                results[i] = (LineResult.REFUSED, outcome.reason)
+            else:
+                checked.append((i, *outcome))
+        present = uow.partners.phones_in(park.slug, {phone for _, phone, _, _ in checked})
+        requested = {code for *_, code in checked if isinstance(code, str)}
+        taken = uow.codes.parks_of(requested) if requested else {}
+        firsts: dict[str, int] = {}
+        claimed: set[str] = set()
+        new: list[tuple[int, str, Alerts, str | None]] = []
+        for i, phone, alerts, code in checked:
+            number = lines[i].line
+            first = seen.get(phone, firsts.get(phone))
+            if first is not None and first != number:
+                results[i] = (LineResult.REFUSED, f"the same phone as line {first}")
+            elif phone in present:
+                firsts[phone] = number
+                results[i] = (LineResult.EXISTING, None)
+            elif isinstance(code, LineRefusal):
+                results[i] = (LineResult.REFUSED, code.reason)
+            elif code is not None and (code in taken or code in claimed):
+                where = taken.get(code, park.slug)
+                results[i] = (LineResult.REFUSED, f"the code {code} is taken in park {where}")
+            else:
+                if code is not None:
+                    claimed.add(code)
+                firsts[phone] = number
+                new.append((i, phone, alerts, code))
+        codes = self._codes_for(uow, park, new, claimed)
+        now = self._clock.now()
+        partners = {
+            i: Partner(
+                park=park.slug,
+                phone=phone,
+                code=codes[i],
+                name=clean_name(lines[i].name, limits.PERSON_NAME),
+                alerts=alerts,
+                created_at=now,
+            )
+            for i, phone, alerts, _ in new
+            if i in codes
+        }
+        for i, phone, _, code in new:
+            if i not in codes:  # a requested code taken by another writer meanwhile
+                firsts.pop(phone, None)
+                results[i] = (LineResult.REFUSED, f"the code {code} is taken")
+        added = uow.partners.add_many(list(partners.values()))
+        for i, partner in partners.items():
+            if partner.phone in added:
+                results[i] = (LineResult.ADDED, None)
+            else:  # added by another writer meanwhile: theirs stays, our code goes
+                uow.codes.release(partner.code)
+                results[i] = (LineResult.EXISTING, None)
+        return results, firsts
+
+    def _codes_for(
+        self,
+        uow: UnitOfWork,
+        park: Park,
+        new: list[tuple[int, str, Alerts, str | None]],
+        requested: set[str],
+    ) -> dict[int, str]:
+        """A reserved code for each new partner (index -> code): the requested one, else a
+        fresh one drawn in bulk; a requested code another writer took meanwhile is missing."""
+        wanted = sum(1 for *_, code in new if code is None)
+        fresh: set[str] = set()
+        for _ in range(ATTEMPTS_PER_LENGTH):  # collisions are rare; the issuer takes the rest
+            if len(fresh) >= wanted:
+                break
+            draw = {generate_code(MIN_LENGTH) for _ in range(wanted - len(fresh))}
+            draw -= fresh | requested
+            fresh |= draw - uow.codes.parks_of(draw).keys()
+        reserved = uow.codes.reserve_many(fresh | requested, park.slug, OwnerKind.PARTNER)
+        spare = iter(sorted(fresh & reserved))
+        codes: dict[int, str] = {}
+        for i, _, _, code in new:
+            if code is not None:
+                if code in reserved:
+                    codes[i] = code
+                continue
+            codes[i] = next(spare, None) or self._issuer.issue(
+                uow.codes, park.slug, OwnerKind.PARTNER
+            )
+        return codes
 
     async def partner_pages(self, park_slug: str | None = None) -> AsyncIterator[list[Partner]]:
         """Every partner (of one park or all), ``PAGE`` at a time by id: one short read
@@ -324,6 +379,35 @@ class AdminService:
         if code is None:
             return False
         return await self._db.run(lambda uow: uow.codes.set_active(code, active))
+
+
+@dataclass(frozen=True)
+class LineRefusal:
+    """Why a file line is refused."""
+
+    reason: str
+
+
+def _check_line(
+    line: PartnerLine, park: Park
+) -> LineRefusal | tuple[str, Alerts, str | LineRefusal | None]:
+    """A file line's phone, alerts and requested code (or why that code is refused, which
+    matters only if the phone is new), or the reason the whole line is refused."""
+    try:
+        phone = normalize_phone(line.phone, park.phone_region)
+    except InvalidPhone:
+        return LineRefusal(f"not a valid {park.phone_region} phone number")
+    try:
+        alerts = parse_alerts(line.alerts) or Alerts.INSTANT
+    except ValueError:
+        return LineRefusal("alerts must be instant or digest")
+    requested = (line.code or "").strip()
+    if not requested:
+        return phone, alerts, None
+    code = normalize_code(requested)
+    if code is None or "/" in requested or "=" in requested:
+        return phone, alerts, LineRefusal(f"not a referral code: {requested[:40]!r}")
+    return phone, alerts, code
 
 
 def _driver(uow: UnitOfWork, park: Park, phone: str) -> Driver:

@@ -15,7 +15,7 @@ needs them gets an ``AttributeError`` rather than a silent stub.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -151,6 +151,12 @@ class MemoryCodes(_Repo):
         row.active = active
         return True
 
+    def parks_of(self, codes: Collection[str]) -> dict[str, str]:
+        return {code: self.s.codes[code].park for code in codes if code in self.s.codes}
+
+    def reserve_many(self, codes: Collection[str], park: str, kind: OwnerKind) -> set[str]:
+        return {code for code in codes if self.reserve(code, park, kind)}
+
 
 class MemoryPartners(_Repo):
     def add(self, partner: Partner) -> Partner | None:
@@ -189,6 +195,13 @@ class MemoryPartners(_Repo):
         rows = sorted(self.s.partners.values(), key=lambda p: p.id or 0)
         chosen = [p for p in rows if (p.id or 0) > after_id and park in (None, p.park)]
         return [replace(p) for p in chosen[:limit]]
+
+    def phones_in(self, park: str, phones: Collection[str]) -> set[str]:
+        wanted = set(phones)
+        return {p.phone for p in self.s.partners.values() if p.park == park and p.phone in wanted}
+
+    def add_many(self, partners: Sequence[Partner]) -> set[str]:
+        return {p.phone for p in partners if self.add(p) is not None}
 
     def update_settings(
         self, partner_id: int, *, alerts: Alerts, quiet_from: str | None, quiet_to: str | None
