@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
 from core.domain.bonus_alerts import DueAlert
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
-from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.bonus_records import DriverChain, ReferralFacts, StoredOrder
 from core.domain.broadcast import Audience, Audit, Broadcast, Selection
 from core.domain.cabinet import PartnerSession, ReferralRow, Started
 from core.domain.delivery import (
@@ -435,11 +435,9 @@ class LedgerRepository(Protocol):
         """Registration time and referrer of each of these drivers that exists in the park."""
         ...
 
-    def referral_chains(
-        self, park: str, driver_ids: Collection[int], depth: int
-    ) -> dict[int, ReferralFacts]:
-        """``referral_facts`` of these drivers and of the drivers up to ``depth`` levels
-        above them, read at once."""
+    def chains(self, park: str, driver_ids: Collection[int], depth: int) -> dict[int, DriverChain]:
+        """Each of these drivers that exists in the park, with the ``depth`` beneficiaries
+        above them (``chain_above``'s rules), read at once."""
         ...
 
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]: ...

@@ -17,11 +17,11 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Table,
+    and_,
     any_,
     bindparam,
     func,
     insert,
-    literal,
     or_,
     select,
     text,
@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
 from core.domain.bonus_alerts import DueAlert
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
-from core.domain.bonus_records import ReferralFacts, StoredOrder
+from core.domain.bonus_records import DriverChain, ReferralFacts, StoredOrder
 from core.domain.model import OwnerKind
 from core.ports import StaleState
 from storage import tables as t
@@ -42,6 +42,7 @@ from storage import tables as t
 T = TypeVar("T")
 # Bound parameters per IN list: well under SQLite's limit, and a plan PostgreSQL caches.
 _CHUNK = 500
+_SQLITE_CACHE_KIB = 65_536  # the import connection's page cache (64 MiB)
 
 
 class SqlLedger:
@@ -53,6 +54,9 @@ class SqlLedger:
         of N parameters is a statement per N, and after five runs PostgreSQL's generic plan
         for it scanned the table (200 ms for 1,000 orders, against 0.1 ms by the index)."""
         if self._conn.dialect.name != "postgresql":
+            # An import touches index pages all over the ledger: with SQLite's default
+            # 2 MB page cache a batch re-reads them from the OS on every statement.
+            self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
             return column.in_(values)
         array = postgresql.ARRAY(column.type)
         return column == any_(bindparam(None, list(values), type_=array))
@@ -79,49 +83,42 @@ class SqlLedger:
                 found[row.id] = ReferralFacts(row.id, row.created_at, referrer)
         return found
 
-    def referral_chains(
-        self, park: str, driver_ids: Collection[int], depth: int
-    ) -> dict[int, ReferralFacts]:
-        """The facts of these drivers and of every driver up to ``depth`` levels above them,
-        in one recursive query per chunk instead of one query per level."""
-        d = t.drivers.c
-        found: dict[int, ReferralFacts] = {}
-        partners: dict[int, Beneficiary] = {}
-        drivers: dict[int, Beneficiary] = {}
+    def chains(self, park: str, driver_ids: Collection[int], depth: int) -> dict[int, DriverChain]:
+        """One row per driver with the referrers of ``depth - 1`` drivers above joined in:
+        a batch reads as many rows as it has drivers, whatever the depth."""
+        found: dict[int, DriverChain] = {}
+        pools: dict[str, dict[int, Beneficiary]] = {kind.value: {} for kind in OwnerKind}
         sqlite = self._conn.dialect.name == "sqlite"
+        levels = max(depth, 1)
         for chunk in _chunks(driver_ids):
             if sqlite:
-                # The same query as below, bound by hand: SQLAlchemy would render the IN
-                # list into the text of a recursive CTE value by value and convert each
-                # row's time, which cost more than the query itself.
-                marks = ", ".join("?" * len(chunk))
-                result = self._conn.exec_driver_sql(
-                    _SQLITE_CHAINS.format(marks=marks), (*chunk, depth)
-                ).all()
-                for driver_id, slug, created, kind, referrer_id in result:
-                    if slug != park or driver_id in found:
-                        continue
-                    referrer = _referrer(kind, referrer_id, drivers, partners)
-                    when = datetime.fromisoformat(created).replace(tzinfo=UTC)
-                    found[driver_id] = ReferralFacts(driver_id, when, referrer)
-                continue
-            start = select(d.id.label("id"), literal(0).label("depth")).where(
-                self._in(d.id, chunk)
-            )
-            up = start.cte("up", recursive=True)
-            up = up.union_all(
-                select(d.referrer_id, up.c.depth + 1)
-                .join_from(up, t.drivers, d.id == up.c.id)
-                .where(d.referrer_kind == OwnerKind.DRIVER.value, up.c.depth < depth)
-            )
-            query = select(d.id, d.park_slug, d.created_at, d.referrer_kind, d.referrer_id).where(
-                d.id.in_(select(up.c.id))
-            )
-            for driver_id, slug, created, kind, referrer_id in self._conn.execute(query):
-                if slug != park or driver_id in found:
+                # Bound by hand: SQLAlchemy's row processing cost more than the query.
+                sql, params = _sqlite_chains(levels, len(chunk))
+                rows: Any = self._conn.exec_driver_sql(sql, (*params, *chunk)).all()
+            else:
+                rows = self._conn.execute(_chains_query(levels, self._in, chunk)).all()
+            for driver_id, slug, created, *above in rows:
+                if slug != park:
                     continue
-                referrer = _referrer(kind, referrer_id, drivers, partners)
-                found[driver_id] = ReferralFacts(driver_id, created, referrer)
+                chain: list[Beneficiary] = []
+                seen = {driver_id}
+                for level in range(depth):
+                    kind, referrer_id = above[2 * level], above[2 * level + 1]
+                    if kind is None or referrer_id is None:
+                        break
+                    if kind == _DRIVER and referrer_id in seen:
+                        break  # a loop in stored data: nobody is paid twice for one order
+                    pool = pools[kind]
+                    who = pool.get(referrer_id)
+                    if who is None:
+                        who = pool[referrer_id] = Beneficiary(_KINDS[kind], referrer_id)
+                    chain.append(who)
+                    if kind != _DRIVER:
+                        break  # a partner has nobody above
+                    seen.add(referrer_id)
+                if sqlite:
+                    created = datetime.fromisoformat(created + "+00:00")
+                found[driver_id] = DriverChain(driver_id, created, tuple(chain))
         return found
 
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]:
@@ -180,6 +177,9 @@ class SqlLedger:
         # Sorted, so two imports lock in the same order and queue rather than deadlock.
         # SQLite needs nothing: a write transaction there already excludes every other.
         if self._conn.dialect.name != "postgresql":
+            # An import touches index pages all over the ledger: with SQLite's default
+            # 2 MB page cache a batch re-reads them from the OS on every statement.
+            self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
             return
         # This opens an import: its reads below run with plans made for their actual arrays.
         # A prepared statement's generic plan cannot know an array holds 1,000 ids, and once
@@ -210,9 +210,13 @@ class SqlLedger:
                 .where(self._in(lg.referred_driver_id, chunk), self._in(lg.month, months))
                 .group_by(lg.beneficiary_kind, lg.beneficiary_id, lg.referred_driver_id, lg.month)
             )
+            pools: dict[tuple[str, int], Beneficiary] = {}
             for kind, owner, driver, month, total in self._conn.execute(query):
                 if (driver, month) in wanted:
-                    sums[(Beneficiary(OwnerKind(kind), owner), driver, month)] = int(total)
+                    who = pools.get((kind, owner))
+                    if who is None:
+                        who = pools[(kind, owner)] = Beneficiary(_KINDS[kind], owner)
+                    sums[(who, driver, month)] = int(total)
         return sums
 
     # -- writes for the import -----------------------------------------------------------------
@@ -639,30 +643,45 @@ _SQLITE_ORDERS = (
 )
 _STATUSES = {status.value: status for status in OrderStatus}
 _KINDS = {kind.value: kind for kind in OwnerKind}
-_SQLITE_CHAINS = (
-    "WITH RECURSIVE up(id, depth) AS ("
-    " SELECT id, 0 FROM drivers WHERE id IN ({marks})"
-    " UNION ALL SELECT drivers.referrer_id, up.depth + 1 FROM up JOIN drivers"
-    " ON drivers.id = up.id WHERE drivers.referrer_kind = 'driver' AND up.depth < ?)"
-    " SELECT id, park_slug, created_at, referrer_kind, referrer_id FROM drivers"
-    " WHERE id IN (SELECT id FROM up)"
-)
+_DRIVER = OwnerKind.DRIVER.value
 
 
-def _referrer(
-    kind: str | None,
-    referrer_id: int | None,
-    drivers: dict[int, Beneficiary],
-    partners: dict[int, Beneficiary],
-) -> Beneficiary | None:
-    """The referrer of a drivers row, one object per beneficiary within a read."""
-    if kind is None or referrer_id is None:
-        return None
-    pool = drivers if kind == OwnerKind.DRIVER.value else partners
-    found = pool.get(referrer_id)
-    if found is None:
-        found = pool[referrer_id] = Beneficiary(_KINDS[kind], referrer_id)
-    return found
+def _sqlite_chains(levels: int, count: int) -> tuple[str, tuple[object, ...]]:
+    """The chains query for SQLite with ``count`` driver ids bound after its parameters."""
+    columns = ["d0.id", "d0.park_slug", "d0.created_at"]
+    joins = []
+    for level in range(levels):
+        columns += [f"d{level}.referrer_kind", f"d{level}.referrer_id"]
+        if level:
+            above, here = level - 1, level
+            joins.append(
+                f" LEFT JOIN drivers d{here} ON d{above}.referrer_kind = ?"
+                f" AND d{here}.id = d{above}.referrer_id AND d{here}.park_slug = d0.park_slug"
+            )
+    marks = ", ".join("?" * count)
+    sql = f"SELECT {', '.join(columns)} FROM drivers d0{''.join(joins)} WHERE d0.id IN ({marks})"
+    return sql, (_DRIVER,) * (levels - 1)
+
+
+def _chains_query(levels: int, in_: Any, chunk: list[int]) -> Any:
+    """The same query in SQLAlchemy Core, for PostgreSQL."""
+    aliases = [t.drivers.alias(f"d{level}") for level in range(levels)]
+    first = aliases[0]
+    columns: list[Any] = [first.c.id, first.c.park_slug, first.c.created_at]
+    source: Any = first
+    for level, here in enumerate(aliases):
+        columns += [here.c.referrer_kind, here.c.referrer_id]
+        if level:
+            above = aliases[level - 1]
+            source = source.outerjoin(
+                here,
+                and_(
+                    above.c.referrer_kind == _DRIVER,
+                    here.c.id == above.c.referrer_id,
+                    here.c.park_slug == first.c.park_slug,
+                ),
+            )
+    return select(*columns).select_from(source).where(in_(first.c.id, chunk))
 
 
 def _sqlite_time(moment: datetime) -> str:

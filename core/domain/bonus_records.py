@@ -37,6 +37,17 @@ class ReferralFacts:
 
 
 @dataclass(frozen=True)
+class DriverChain:
+    """A driver of the park as an import needs them: when they registered, and who is paid
+    for their orders, level 1 first (``core.domain.bonus_chain.chain_above``'s rules: a
+    partner or a repeated driver ends it)."""
+
+    driver_id: int
+    registered_at: datetime
+    chain: tuple[Beneficiary, ...]
+
+
+@dataclass(frozen=True)
 class StoredOrder:
     id: int
     external_id: str

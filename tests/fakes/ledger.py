@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.domain.bonus import Accrual, Beneficiary, Order, OrderStatus, PostedAccrual
+from core.domain.bonus_chain import chain_above
 from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
-from core.domain.bonus_records import ReferralFacts, StoredOrder
-from core.domain.model import OwnerKind
+from core.domain.bonus_records import DriverChain, ReferralFacts, StoredOrder
 
 
 @dataclass
@@ -44,22 +44,15 @@ class MemoryLedger:
             if i in self.drivers and self.drivers[i][0] == park
         }
 
-    def referral_chains(
-        self, park: str, driver_ids: Collection[int], depth: int
-    ) -> dict[int, ReferralFacts]:
-        found = self.referral_facts(park, driver_ids)
-        frontier = set(found)
-        for _ in range(depth):
-            above = {
-                facts.referrer.id
-                for i in frontier
-                if (facts := found.get(i))
-                and facts.referrer
-                and facts.referrer.kind is OwnerKind.DRIVER
-            } - set(found)
-            found.update(self.referral_facts(park, above))
-            frontier = above
-        return found
+    def chains(self, park: str, driver_ids: Collection[int], depth: int) -> dict[int, DriverChain]:
+        def referrer_of(driver_id: int) -> Beneficiary | None:
+            facts = self.referral_facts(park, [driver_id]).get(driver_id)
+            return facts.referrer if facts else None
+
+        return {
+            i: DriverChain(i, facts.registered_at, tuple(chain_above(i, referrer_of, depth)))
+            for i, facts in self.referral_facts(park, driver_ids).items()
+        }
 
     def drivers_by_phone(self, park: str, phones: Collection[str]) -> dict[str, int]:
         return {
