@@ -7,13 +7,21 @@ none, a wrong one, or no token configured at all is 401 ``unauthorized``.
 # No ``from __future__ import annotations``: the auth dependency is a closure (see
 # web.api_partner).
 
+import csv
 import hmac
-from datetime import date, datetime
-from typing import Annotated
+import io
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, date, datetime, tzinfo
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.domain import limits
 from core.domain.broadcast import (
@@ -28,15 +36,30 @@ from core.domain.broadcast import (
 )
 from core.domain.broadcast import MAX_TEXT as MAX_BROADCAST_TEXT
 from core.domain.cabinet import FunnelBy
+from core.domain.codes import normalize_code
+from core.domain.csv_records import MAX_FIELD, CsvFileError, csv_cell
 from core.domain.errors import (
     CodeRefused,
+    DomainError,
     DriverNotFound,
     DuplicatePartner,
     InvalidPhoneError,
     UnknownPark,
 )
-from core.domain.model import Channel, DriverCard, Partner
-from core.services.admin import AdminService
+from core.domain.model import Channel, DriverCard, Partner, Source
+from core.domain.operators import (
+    DRIVER_COLUMNS,
+    PARTNER_COLUMNS,
+    UNFINISHED_COLUMNS,
+    DriverFilter,
+    PartnerImport,
+    PartnerLine,
+    Stage,
+    driver_record,
+    partner_record,
+    unfinished_record,
+)
+from core.services.admin import AdminService, moment
 from core.services.broadcast import BroadcastService
 from core.services.erasure import AlreadyForgotten
 from core.services.partner_cabinet import PartnerCabinet
@@ -243,6 +266,86 @@ class BroadcastBody(BaseModel):
         )
 
 
+class ImportRow(BaseModel):
+    """One partner of a JSON import: the columns of the CSV file."""
+
+    model_config = ConfigDict(extra="forbid")
+    phone: str = Field(max_length=4 * limits.PHONE)
+    name: str | None = Field(default=None, max_length=MAX_FIELD)
+    code: str | None = Field(default=None, max_length=64)
+    alerts: str | None = Field(default=None, max_length=16)
+
+
+class ImportRows(BaseModel):
+    """``{"rows": [...]}``; a refused row is named by its position, the first being 1."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: list[ImportRow]
+
+
+class Refusal(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportBody(BaseModel):
+    added: int
+    existing: int
+    refused: list[Refusal]
+
+    @classmethod
+    def of(cls, report: PartnerImport) -> "ImportBody":
+        refused = [Refusal(line=line, reason=reason) for line, reason in report.refused]
+        return cls(added=report.added, existing=report.existing, refused=refused)
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    NDJSON = "ndjson"  # one JSON object a line
+
+
+_MEDIA = {ExportFormat.CSV: "text/csv; charset=utf-8", ExportFormat.NDJSON: "application/x-ndjson"}
+_CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+async def _encoded(
+    fmt: ExportFormat,
+    headers: Sequence[str],
+    pages: AsyncIterator[list[Any]],
+    record: Callable[[Any], dict[str, object]],
+) -> AsyncIterator[str]:
+    """The listing as it is read: one chunk of text per page, so a response of any size
+    holds one page (the same columns and cells as the CLI's ``--csv``)."""
+    if fmt is ExportFormat.CSV:
+        yield ",".join(headers) + "\n"
+    async for page in pages:
+        out = io.StringIO()
+        if fmt is ExportFormat.CSV:
+            writer = csv.writer(out, lineterminator="\n")
+            for item in page:
+                values = record(item)
+                writer.writerow([csv_cell(values.get(h)) for h in headers])
+        else:
+            for item in page:
+                out.write(json.dumps(record(item), ensure_ascii=False, default=_iso) + "\n")
+        yield out.getvalue()
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _download(name: str, fmt: ExportFormat, chunks: AsyncIterator[str]) -> StreamingResponse:
+    filename = f"{name}.{'csv' if fmt is ExportFormat.CSV else 'ndjson'}"
+    return StreamingResponse(
+        chunks,
+        media_type=_MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def admin_router(
     admin: AdminService,
     cabinet: PartnerCabinet,
@@ -341,6 +444,8 @@ def admin_router(
             done = await admin.forget_driver_id(driver_id, ACTOR)
         return ForgottenBody(driver_id=done.driver_id, park=done.park, forgotten_at=done.at)
 
+    _bulk_routes(router, admin)
+
     @router.get("/funnel", response_model=list[ParkFunnel], responses=responses(401, 422))
     async def funnel(
         since: Annotated[date, Query(alias="from")],
@@ -360,6 +465,105 @@ def admin_router(
     if broadcasts is not None:
         _broadcast_routes(router, broadcasts)
     return router
+
+
+def _bulk_routes(router: APIRouter, admin: AdminService) -> None:
+    """The twins of ``taxireg partner import|export`` and ``taxireg driver list``."""
+
+    @router.post(
+        "/partners/import",
+        response_model=ImportBody,
+        responses=responses(401, 404, 413, 415, 422),
+        summary="Add partners to a park from a CSV body (text/csv: the file of taxireg "
+        "partner import) or JSON rows; idempotent by phone, bad lines refused with reasons",
+    )
+    async def import_partners(
+        request: Request, park: Annotated[str, Query(max_length=limits.SLUG)]
+    ) -> ImportBody:
+        kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind not in (*_CSV_TYPES, "application/json"):
+            raise ApiProblem(415, "unsupported_media_type")
+        data = await request.body()
+        with _domain_errors():
+            admin.park(park)
+            if kind in _CSV_TYPES:
+                try:
+                    report = await admin.import_partner_csv(park, data)
+                except CsvFileError as exc:
+                    reason = {"reason": str(exc)}
+                    raise ApiProblem(422, "file_unreadable", "api-refused", reason) from None
+            else:
+                try:
+                    rows = ImportRows.model_validate_json(data).rows
+                except ValidationError as exc:
+                    raise RequestValidationError(exc.errors(include_input=False)) from None
+                lines = [
+                    PartnerLine(n, r.phone, r.name, r.code, r.alerts)
+                    for n, r in enumerate(rows, start=1)
+                ]
+                report = await admin.import_partners(park, lines)
+        return ImportBody.of(report)
+
+    @router.get(
+        "/partners/export",
+        response_class=StreamingResponse,
+        responses={**responses(401, 404, 422), 200: {"content": {m: {} for m in _MEDIA.values()}}},
+        summary="Every partner (of one park or all), streamed by id: CSV (the columns "
+        "partner import reads first) or NDJSON",
+    )
+    async def export_partners(
+        park: Annotated[str | None, Query(max_length=limits.SLUG)] = None,
+        format: ExportFormat = ExportFormat.CSV,
+    ) -> StreamingResponse:
+        with _domain_errors():
+            if park is not None:
+                admin.park(park)  # refused before the 200 and its first bytes
+        chunks = _encoded(format, PARTNER_COLUMNS, admin.partner_pages(park), partner_record)
+        return _download("partners", format, chunks)
+
+    @router.get(
+        "/drivers/export",
+        response_class=StreamingResponse,
+        responses={**responses(401, 404, 422), 200: {"content": {m: {} for m in _MEDIA.values()}}},
+        summary="Registered drivers (or unfinished registrations) with the filters of "
+        "taxireg driver list, streamed by id as CSV or NDJSON",
+    )
+    async def export_drivers(
+        park: Annotated[str | None, Query(max_length=limits.SLUG)] = None,
+        since: Annotated[str | None, Query(max_length=40)] = None,
+        until: Annotated[str | None, Query(max_length=40)] = None,
+        code: Annotated[str | None, Query(max_length=64)] = None,
+        source: Source | None = None,
+        channel: Channel | None = None,
+        stage: Stage = Stage.REGISTERED,
+        format: ExportFormat = ExportFormat.CSV,
+    ) -> StreamingResponse:
+        with _domain_errors():
+            zone: tzinfo = UTC
+            if park is not None:
+                zone = ZoneInfo(admin.park(park).timezone)
+            entered = None
+            if code is not None:
+                entered = normalize_code(code)
+                if entered is None:
+                    raise CodeRefused(f"not a referral code: {code[:40]!r}")
+            where = DriverFilter(
+                park=park,
+                since=moment(since, zone),
+                until=moment(until, zone, end=True),
+                code=entered,
+                source=source,
+                channel=channel,
+            )
+            if where.since and where.until and where.until <= where.since:
+                raise DomainError("until must be after since")
+        if stage is Stage.UNFINISHED:
+            chunks = _encoded(
+                format, UNFINISHED_COLUMNS, admin.unfinished_pages(where), unfinished_record
+            )
+        else:
+            chunks = _encoded(format, DRIVER_COLUMNS, admin.driver_pages(where), driver_record)
+        return _download("drivers", format, chunks)
 
 
 def _broadcast_routes(router: APIRouter, broadcasts: BroadcastService) -> None:
@@ -443,3 +647,5 @@ class _domain_errors:  # noqa: N801 - used as a statement: ``with _domain_errors
             ) from None
         if isinstance(exc, CodeRefused):
             raise ApiProblem(422, "code_refused", "api-refused", {"reason": str(exc)}) from None
+        if isinstance(exc, DomainError):  # any other refusal (a bad date in a filter ...)
+            raise ApiProblem(422, "refused", "api-refused", {"reason": str(exc)}) from None

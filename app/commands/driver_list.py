@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 from app.commands.context import Context
@@ -51,30 +51,12 @@ def register_list(commands: Any) -> None:
     listing.set_defaults(handler=list_handler)
 
 
-def moment(raw: str | None, zone: tzinfo, *, end: bool = False) -> datetime | None:
-    """A day (its start; with ``end`` the start of the next day) or an ISO date-time."""
-    from core.domain.errors import DomainError
-
-    if raw is None:
-        return None
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime.combine(day + timedelta(days=1 if end else 0), time(), zone)
-            return start.astimezone(UTC)
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        shown = repr(text[:40])
-        raise DomainError(f"not a date (YYYY-MM-DD) or ISO date-time: {shown}") from None
-    return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
-
-
 def build_filter(args: argparse.Namespace, zone: tzinfo) -> Any:
     from core.domain.codes import normalize_code
     from core.domain.errors import DomainError
     from core.domain.model import Channel, Source
     from core.domain.operators import DriverFilter
+    from core.services.admin import moment
 
     def choice(kind: type[Any], raw: str | None, what: str) -> Any:
         if raw is None:

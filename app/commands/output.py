@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from core.domain.csv_records import csv_cell  # one rule for the CLI's and the API's exports
+
 WIDE = 200  # columns when stdout is a pipe: wrap nothing a script might grep
 
 
@@ -123,7 +125,7 @@ async def stream(
             _table_page(title if count == 0 else None, headers, page, header=count == 0)
         for record in page:
             if writer is not None:
-                writer.writerow([_csv_cell(record.get(h)) for h in headers])
+                writer.writerow([csv_cell(record.get(h)) for h in headers])
             elif fmt == Format.JSON:
                 line = json.dumps(record, ensure_ascii=False, default=_default)
                 out.write(("\n  " if count == 0 else ",\n  ") + line)
@@ -135,17 +137,6 @@ async def stream(
         print(f"{title}: none", file=out)
     out.flush()
     return count
-
-
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    cell = str(value)
-    # A spreadsheet runs a cell starting with = or @ as a formula: a partner named
-    # "=HYPERLINK(...)" must stay text. (+ and - start phones and numbers; they stay.)
-    return "'" + cell if cell[:1] in ("=", "@", "\t", "\r") else cell
 
 
 def _table_page(

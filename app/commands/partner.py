@@ -1,6 +1,7 @@
 """``taxireg partner add|list|import|export``: the partner directory of each park.
 
-``import`` reads a CSV file (``app.commands.csv_file``): columns ``name`` and ``phone``,
+``import`` reads a CSV file (``core.domain.csv_records``, through the admin service that the
+admin API's import uses too): columns ``name`` and ``phone``,
 optional ``code`` (a code the partner already hands out; it must be free in every park)
 and ``alerts`` (``instant`` or ``digest``). It is idempotent by phone: a phone the park
 already has is left as it is, so importing a file again changes nothing. ``export`` writes
@@ -10,7 +11,6 @@ the same columns first, streamed.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +19,9 @@ from app.commands.output import add_format_flags, add_json_flag
 
 if TYPE_CHECKING:
     from core.domain.model import Partner
-    from core.domain.operators import PartnerImport, PartnerLine
+    from core.domain.operators import PartnerImport
 
 _MAX_FILE = 200 * 1024 * 1024  # bytes: a million partners is about 60 MB
-REQUIRED = ("phone",)
-COLUMNS = "phone, and optionally name, code and alerts"
 
 
 def register(subparsers: Any) -> None:
@@ -144,28 +142,6 @@ async def list_handler(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def read_partners(data: bytes, refused: list[tuple[int, str]]) -> Iterator[PartnerLine]:
-    """The file's partners; unreadable lines go to ``refused`` as (line, reason)."""
-    from app.commands.csv_file import read_records
-    from core.domain.operators import PartnerLine
-
-    for record in read_records(data, REQUIRED, header_hint=COLUMNS):
-        if record.cells is None:
-            refused.append((record.number, record.reason or "unreadable"))
-            continue
-        phone = record.get("phone")
-        if not phone:
-            refused.append((record.number, "phone is empty"))
-            continue
-        yield PartnerLine(
-            line=record.number,
-            phone=phone,
-            name=record.get("name") or None,
-            code=record.get("code") or None,
-            alerts=record.get("alerts") or None,
-        )
-
-
 def import_json(report: PartnerImport) -> dict[str, Any]:
     return {
         "added": report.added,
@@ -174,19 +150,11 @@ def import_json(report: PartnerImport) -> dict[str, Any]:
     }
 
 
-async def import_file(admin: Any, park: str, data: bytes, *, advance: Any = None) -> PartnerImport:
-    """Import the file's partners; lines the reader refused join the service's refusals."""
-    unreadable: list[tuple[int, str]] = []
-    report = await admin.import_partners(park, read_partners(data, unreadable), advance=advance)
-    report.refused = sorted(report.refused + unreadable)
-    return report
-
-
 async def import_handler(args: argparse.Namespace, ctx: Context) -> int:
     from rich.progress import Progress
 
-    from app.commands.csv_file import CsvFileError
     from app.commands.output import emit_json, table
+    from core.domain.csv_records import CsvFileError
     from core.domain.errors import DomainError
 
     try:
@@ -196,19 +164,15 @@ async def import_handler(args: argparse.Namespace, ctx: Context) -> int:
     except OSError as exc:
         raise DomainError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     admin = await ctx.admin()
-    admin.park(args.park)  # an unknown park is refused before reading lines
     try:
         if args.json:
-            report = await import_file(admin, args.park, data)
+            report = await admin.import_partner_csv(args.park, data)
         else:
             total = max(data.count(b"\n") - 1, 1)
             with Progress(transient=True) as progress:
                 task = progress.add_task(f"importing {args.file.name}", total=total)
-                report = await import_file(
-                    admin,
-                    args.park,
-                    data,
-                    advance=lambda n: progress.advance(task, n),
+                report = await admin.import_partner_csv(
+                    args.park, data, advance=lambda n: progress.advance(task, n)
                 )
     except CsvFileError as exc:
         raise DomainError(f"{args.file}: {exc}") from None

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from core.domain import limits
 from core.domain.bonus import Beneficiary
 from core.domain.bonus_chain import ReferrerOf, would_cycle
 from core.domain.codes import MIN_LENGTH, generate_code, normalize_code
+from core.domain.csv_records import read_records
 from core.domain.errors import (
     CodeRefused,
+    DomainError,
     DriverNotFound,
     DuplicatePartner,
     InvalidPhoneError,
@@ -136,6 +139,19 @@ class AdminService:
                 await flush()
         await flush()
         report.refused.sort()
+        return report
+
+    async def import_partner_csv(
+        self, park_slug: str, data: bytes, *, advance: Callable[[int], None] | None = None
+    ) -> PartnerImport:
+        """``import_partners`` of a CSV file's bytes (``partner_lines``); unreadable lines
+        join the refusals. ``CsvFileError`` if the file as a whole cannot be read."""
+        self.park(park_slug)  # an unknown park is refused before reading lines
+        unreadable: list[tuple[int, str]] = []
+        report = await self.import_partners(
+            park_slug, partner_lines(data, unreadable), advance=advance
+        )
+        report.refused = sorted(report.refused + unreadable)
         return report
 
     def _import_batch(
@@ -379,6 +395,48 @@ class AdminService:
         if code is None:
             return False
         return await self._db.run(lambda uow: uow.codes.set_active(code, active))
+
+
+PARTNER_FILE_REQUIRED = ("phone",)
+PARTNER_FILE_COLUMNS = "phone, and optionally name, code and alerts"
+
+
+def partner_lines(data: bytes, refused: list[tuple[int, str]]) -> Iterator[PartnerLine]:
+    """A partner file's lines (columns ``PARTNER_FILE_COLUMNS``); unreadable lines go to
+    ``refused`` as (line, reason). ``CsvFileError`` if the file as a whole is unreadable."""
+    for record in read_records(data, PARTNER_FILE_REQUIRED, header_hint=PARTNER_FILE_COLUMNS):
+        if record.cells is None:
+            refused.append((record.number, record.reason or "unreadable"))
+            continue
+        phone = record.get("phone")
+        if not phone:
+            refused.append((record.number, "phone is empty"))
+            continue
+        yield PartnerLine(
+            line=record.number,
+            phone=phone,
+            name=record.get("name") or None,
+            code=record.get("code") or None,
+            alerts=record.get("alerts") or None,
+        )
+
+
+def moment(raw: str | None, zone: tzinfo, *, end: bool = False) -> datetime | None:
+    """A listing's bound: a day (its start in ``zone``; with ``end`` the start of the next
+    day) or an ISO date-time (``zone`` when it names none). ``DomainError`` otherwise."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime.combine(day + timedelta(days=1 if end else 0), time(), zone)
+            return start.astimezone(UTC)
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        shown = repr(text[:40])
+        raise DomainError(f"not a date (YYYY-MM-DD) or ISO date-time: {shown}") from None
+    return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ api-code-other-park-nobot = This promo code does not work in this app. It works 
 api-code-cooldown = Too many wrong codes. Try again in { $minutes } min.
 api-try-later = The service is busy. Please try again.
 api-unauthorized = A valid token is required (header Authorization: Bearer …).
+api-unsupported-media-type = Send a CSV file (Content-Type: text/csv) or JSON rows (Content-Type: application/json).
 api-token-expired = Your sign-in has expired. Please sign in again.
 api-not-partner = This phone is not registered as a partner.
 api-not-found = Not found.

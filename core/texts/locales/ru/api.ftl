@@ -18,6 +18,7 @@ api-code-other-park-nobot = Введённый промо-код не дейст
 api-code-cooldown = Слишком много неверных кодов. Попробуйте снова через { $minutes } мин.
 api-try-later = Сервис занят. Попробуйте ещё раз.
 api-unauthorized = Нужен действующий токен (заголовок Authorization: Bearer …).
+api-unsupported-media-type = Отправьте CSV-файл (Content-Type: text/csv) или строки в JSON (Content-Type: application/json).
 api-token-expired = Срок действия входа истёк. Войдите снова.
 api-not-partner = Этот номер не зарегистрирован как партнёр.
 api-not-found = Не найдено.
