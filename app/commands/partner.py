@@ -73,6 +73,20 @@ def register(subparsers: Any) -> None:
     )
     export.set_defaults(format="csv", handler=export_handler)
 
+    referrals = commands.add_parser(
+        "referrals",
+        help="the drivers a partner referred, as the partner's cabinet shows them",
+        description="The drivers registered with a partner's code, newest first, as the "
+        "partner sees them in their cabinet: first name and masked phone, «удалён» for a "
+        "driver whose personal data was erased; a table, --csv or --json, streamed a page at "
+        "a time. PHONE_OR_CODE is the partner's phone or "
+        "referral code; --park picks the park when the phone is a partner in several.",
+    )
+    referrals.add_argument("who", metavar="PHONE_OR_CODE")
+    referrals.add_argument("--park", metavar="SLUG")
+    add_format_flags(referrals)
+    referrals.set_defaults(handler=referrals_handler)
+
     from app.commands.notifications import register_partner_settings  # alert settings
 
     register_partner_settings(commands)
@@ -203,4 +217,53 @@ async def export_handler(args: argparse.Namespace, ctx: Context) -> int:
             yield [partner_record(p) for p in page]
 
     await stream(args.format, "Partners", PARTNER_COLUMNS, pages())
+    return 0
+
+
+REFERRAL_COLUMNS = (
+    "id",
+    "name",
+    "phone",
+    "erased",
+    "channel",
+    "source",
+    "source_tag",
+    "registered_at",
+)
+
+
+async def referrals_handler(args: argparse.Namespace, ctx: Context) -> int:
+    from app.commands.output import stream
+    from core.texts import Catalog
+
+    admin = await ctx.admin()
+    partner = await admin.find_partner(args.who, args.park)
+    catalog = Catalog()
+    erased = catalog.text(catalog.default, "referral-erased")  # «удалён», as the cabinet says
+
+    async def pages() -> Any:
+        cursor = None
+        while True:
+            page = await admin.partner_referrals(partner, cursor)
+            if not page.items:
+                return
+            yield [
+                {
+                    "id": r.id,
+                    "name": erased if r.erased else r.first_name,
+                    "phone": erased if r.erased else r.phone_masked,
+                    "erased": r.erased,
+                    "channel": r.channel.value,
+                    "source": r.source,
+                    "source_tag": r.source_tag,
+                    "registered_at": r.registered_at,
+                }
+                for r in page.items
+            ]
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    title = f"Referrals of partner {partner.name or '-'} ({partner.code}, park {partner.park})"
+    await stream(args.format, title, REFERRAL_COLUMNS, pages())
     return 0

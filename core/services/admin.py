@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from core.domain import limits
 from core.domain.bonus import Beneficiary
@@ -43,6 +44,9 @@ from core.ports import Clock, Database, UnitOfWork
 from core.services.codes import ATTEMPTS_PER_LENGTH, CodeIssuer
 from core.services.erasure import DriverIdNotFound, Forgotten, forget
 from core.services.parks import require_park
+
+if TYPE_CHECKING:
+    from core.services.partner_cabinet import ReferralPage
 
 ENTERED_CODE = "entered_code"
 # Rows per transaction when importing, and per read when streaming a listing: big enough
@@ -294,6 +298,52 @@ class AdminService:
             if len(page) < PAGE:
                 return
             after = page[-1].id or after
+
+    async def find_partner(self, raw: str, park_slug: str | None = None) -> Partner:
+        """The partner with this phone (in ``park_slug``, else in the one park that has it)
+        or this referral code. ``DomainError`` if there is none, or the phone is a partner in
+        several parks and none was named."""
+        parks = [self.park(park_slug)] if park_slug is not None else list(self.parks.values())
+        phones = set()
+        for park in parks:
+            try:
+                phones.add(normalize_phone(raw, park.phone_region))
+            except InvalidPhone:
+                continue
+        code = normalize_code(raw)
+        slugs = {p.slug for p in parks}
+
+        def work(uow: UnitOfWork) -> list[Partner]:
+            found = [p for phone in phones for p in uow.partners.by_phone(phone)]
+            found = [p for p in found if p.park in slugs]
+            if found or code is None:
+                return found
+            info = uow.codes.lookup(code)
+            if info is None or info.owner_kind is not OwnerKind.PARTNER or info.park not in slugs:
+                return []
+            partner = uow.partners.get(info.owner_id)
+            return [partner] if partner is not None else []
+
+        found = await self._db.read(work)
+        shown = mask_phone(next(iter(phones))) if phones else repr(raw[:40])
+        if not found:
+            where = f" in park {park_slug}" if park_slug else ""
+            raise DomainError(f"no partner with the phone or code {shown}{where}")
+        if len(found) > 1:
+            names = ", ".join(sorted(p.park for p in found))
+            raise DomainError(f"{shown} is a partner in parks {names}: name one with --park")
+        return found[0]
+
+    async def partner_referrals(
+        self, partner: Partner, cursor: str | None = None, limit: int = 100
+    ) -> ReferralPage:
+        """The partner's referrals as the partner's cabinet shows them (the same core
+        function): newest first, erased drivers marked and without name or phone."""
+        # Imported here: the cabinet's module brings the registration flow and its texts,
+        # which the operators' other commands do not need.
+        from core.services.partner_cabinet import referral_page
+
+        return await referral_page(self._db, partner, cursor, limit)
 
     async def list_partners(self, park_slug: str | None = None) -> list[Partner]:
         if park_slug is not None:

@@ -188,16 +188,7 @@ class PartnerCabinet:
     async def referrals(self, partner: Partner, cursor: str | None, limit: int) -> ReferralPage:
         """Newest first. ``cursor`` is the ``next_cursor`` of the page before; ValueError if
         it is not one."""
-        before = _cursor(cursor)
-        limit = max(1, min(limit, PAGE_MAX))
-        rows = await self._db.read(
-            lambda uow: uow.cabinet.referrals(
-                [_owner(partner).id], limit=limit + 1, before_id=before
-            )
-        )
-        items = [_view(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        return ReferralPage(items, str(items[-1].id) if more and items else None)
+        return await referral_page(self._db, partner, cursor, limit)
 
     async def stats(
         self, partner: Partner, since: date, until: date, by: FunnelBy
@@ -261,6 +252,21 @@ class PartnerCabinet:
     async def payouts(self, partner: Partner) -> list[Payout]:
         owner = _owner(partner)
         return await self._db.read(lambda uow: uow.ledger.payouts(owner=owner))
+
+
+async def referral_page(
+    db: Database, partner: Partner, cursor: str | None, limit: int
+) -> ReferralPage:
+    """A page of the partner's referrals as the partner sees them (the cabinet's list, and
+    ``taxireg partner referrals``): newest first, erased drivers without name or phone."""
+    before = _cursor(cursor)
+    limit = max(1, min(limit, PAGE_MAX))
+    rows = await db.read(
+        lambda uow: uow.cabinet.referrals([_owner(partner).id], limit=limit + 1, before_id=before)
+    )
+    items = [_view(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return ReferralPage(items, str(items[-1].id) if more and items else None)
 
 
 def _owner(partner: Partner) -> Beneficiary:
