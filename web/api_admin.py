@@ -306,6 +306,7 @@ class ExportFormat(StrEnum):
 
 _MEDIA = {ExportFormat.CSV: "text/csv; charset=utf-8", ExportFormat.NDJSON: "application/x-ndjson"}
 _CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+_STREAMED: dict[str, Any] = {"content": {m.partition(";")[0]: {} for m in _MEDIA.values()}}
 
 
 async def _encoded(
@@ -507,7 +508,7 @@ def _bulk_routes(router: APIRouter, admin: AdminService) -> None:
     @router.get(
         "/partners/export",
         response_class=StreamingResponse,
-        responses={**responses(401, 404, 422), 200: {"content": {m: {} for m in _MEDIA.values()}}},
+        responses={**responses(401, 404, 422), 200: _STREAMED},
         summary="Every partner (of one park or all), streamed by id: CSV (the columns "
         "partner import reads first) or NDJSON",
     )
@@ -524,7 +525,7 @@ def _bulk_routes(router: APIRouter, admin: AdminService) -> None:
     @router.get(
         "/drivers/export",
         response_class=StreamingResponse,
-        responses={**responses(401, 404, 422), 200: {"content": {m: {} for m in _MEDIA.values()}}},
+        responses={**responses(401, 404, 422), 200: _STREAMED},
         summary="Registered drivers (or unfinished registrations) with the filters of "
         "taxireg driver list, streamed by id as CSV or NDJSON",
     )
