@@ -31,6 +31,7 @@ def api_extensions(container: Container, landing: LandingService) -> list[Extens
     from web.api_admin import admin_router
     from web.api_app import app_router
     from web.api_errors import install_api_errors
+    from web.api_ledger import ORDERS_MAX_BODY, ORDERS_PATH, admin_payouts_router, orders_router
     from web.api_partner import partner_router
 
     catalog = container.catalog
@@ -44,5 +45,8 @@ def api_extensions(container: Container, landing: LandingService) -> list[Extens
         app.include_router(partner_router(cabinet, catalog, container.ledger))
         token = app.state.options.admin_token  # [web] admin_token; None: every call is 401
         app.include_router(admin_router(container.admin, cabinet, token, container.broadcasts))
+        app.include_router(orders_router(container.ledger, keys))
+        app.state.body_limits[ORDERS_PATH] = ORDERS_MAX_BODY
+        app.include_router(admin_payouts_router(container.ledger, token))
 
     return [install]

@@ -47,6 +47,7 @@ def create_app(
     # partner and admin APIs) without any global state.
     app.state.options = options
     app.state.metrics = metrics
+    app.state.body_limits = {}  # path -> a larger body cap, set by an API that needs one
     errors = ErrorRenderer(catalog)
     install_error_handlers(app, errors, options.max_body_bytes)
     app.include_router(landing_router(landing, catalog))
@@ -56,7 +57,9 @@ def create_app(
         extend(app)
     # Added innermost first: CORS sees requests before the body limit, and the latency
     # middleware, outermost, times everything including refusals.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=options.max_body_bytes, path_limits=app.state.body_limits
+    )
     if options.cors_origins:
         app.add_middleware(
             CORSMiddleware,
