@@ -23,7 +23,6 @@ class Action(StrEnum):
     ALERTS_DIGEST = "alerts_digest"
     QUIET_NIGHT = "quiet_night"
     QUIET_OFF = "quiet_off"
-    MAILING_ON = "mailing_on"
     CONTINUE = "continue"  # a reminder's button: ask the current step's question again
     PAYOUT = "payout"  # «Мои бонусы»: request a payout of the available balance
     PAYOUT_CANCEL = "payout_cancel"  # «Мои бонусы»: cancel the pending payout request
@@ -82,7 +81,6 @@ ACTION_LABELS: dict[Action, str] = {
     Action.NO_CODE: "btn-no-code",
     Action.MY_CODE: "btn-my-code",
     Action.MY_BONUS: "btn-my-bonus",
-    Action.MAILING_ON: "btn-mailing-on",
     Action.RESEND_SMS: "btn-resend-sms",
     Action.CHANGE_PHONE: "btn-change-phone",
     Action.ALERTS_INSTANT: "btn-alerts-instant",

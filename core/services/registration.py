@@ -340,8 +340,6 @@ class _Flow:
             return self.my_bonus()
         if action in PAYOUT_ACTIONS:
             return self.payout(action)
-        if action is Action.MAILING_ON and step is Step.DONE:
-            return self.set_mailing(True)
         if action is Action.NO_CODE and step is Step.REFERRAL:
             return self.complete(None, Source.NONE)
         if action is Action.RESEND_SMS and step is Step.OTP:

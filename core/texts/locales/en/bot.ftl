@@ -98,7 +98,6 @@ sms-limit-phone = Sorry, too many codes were already sent to this number. Please
 consent-phone = By sending your number you agree to the processing of personal data: { $url }
 mailing-on = Done: you will get the taxi park's news. To unsubscribe, send /stop.
 mailing-off = You have unsubscribed from the taxi park's news.
-btn-mailing-on = Get news
 btn-continue = Continue registration
 
 # Payout requests from «My bonuses» (core.services.bonus_bot).
