@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    DateTime,
+    Integer,
     Row,
+    String,
     Table,
     and_,
     any_,
@@ -226,23 +230,19 @@ class SqlLedger:
             return {}
         if self._conn.dialect.name == "sqlite":
             return self._add_orders_sqlite(orders, now)
-        o = t.orders.c
-        statement = insert(t.orders).returning(o.id, o.external_id, sort_by_parameter_order=True)
-        rows = [
-            {
-                "park_slug": order.park,
-                "external_id": order.external_id,
-                "driver_id": order.driver_id,
-                "completed_at": order.completed_at,
-                "price_kopecks": order.price_kopecks,
-                "status": order.status.value,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for order in orders
-        ]
+        params = {
+            "park": orders[0].park,
+            "now": now,
+            "e": [order.external_id for order in orders],
+            "d": [order.driver_id for order in orders],
+            "c": [order.completed_at for order in orders],
+            "p": [_kopecks(order.price_kopecks) for order in orders],
+            "s": [order.status.value for order in orders],
+        }
+        if any(order.park != params["park"] for order in orders):
+            raise ValueError("one park per batch of orders")
         try:
-            inserted = self._conn.execute(statement, rows).all()
+            inserted = self._conn.execute(_PG_ADD_ORDERS, params).all()
         except IntegrityError as exc:
             # Another import stored one of these orders after we looked: its transaction is
             # gone for us; the caller runs the batch again and finds them stored.
@@ -313,51 +313,33 @@ class SqlLedger:
                 [(who.kind.value, who.id, park, total, stamp, total) for who, total in owners],
             )
             return
+        # PostgreSQL: each statement takes its rows as arrays, one round trip and one plan
+        # whatever the batch size (asyncpg's executemany sent a statement per row).
         self._conn.execute(
-            insert(t.ledger),
-            [
-                {
-                    "order_id": order_id,
-                    "park_slug": park,
-                    "beneficiary_kind": row.beneficiary.kind.value,
-                    "beneficiary_id": row.beneficiary.id,
-                    "referred_driver_id": row.referred_driver_id,
-                    "level": row.level,
-                    "rule_version": row.rule_version,
-                    "amount_kopecks": row.amount_kopecks,
-                    "month": row.month,
-                    "reversal_of": row.reversal_of,
-                    "created_at": now,
-                }
-                for order_id, row in rows
-            ],
-        )
-        b = t.balances
-        upsert = _insert(self._conn, b)
-        statement = upsert.on_conflict_do_update(
-            index_elements=[b.c.owner_kind, b.c.owner_id],
-            set_={
-                "accrued_kopecks": b.c.accrued_kopecks + upsert.excluded.accrued_kopecks,
-                # What the next batched alert announces (core.domain.bonus_alerts).
-                "alert_kopecks": b.c.alert_kopecks + upsert.excluded.alert_kopecks,
-                "updated_at": upsert.excluded.updated_at,
+            _PG_POST,
+            {
+                "park": park,
+                "now": now,
+                "o": [order_id for order_id, _ in rows],
+                "k": [row.beneficiary.kind.value for _, row in rows],
+                "b": [row.beneficiary.id for _, row in rows],
+                "r": [row.referred_driver_id for _, row in rows],
+                "l": [row.level for _, row in rows],
+                "v": [row.rule_version for _, row in rows],
+                "a": [row.amount_kopecks for _, row in rows],
+                "m": [row.month for _, row in rows],
+                "x": [row.reversal_of for _, row in rows],
             },
         )
         self._conn.execute(
-            statement,
-            [
-                {
-                    "owner_kind": who.kind.value,
-                    "owner_id": who.id,
-                    "park_slug": park,
-                    "accrued_kopecks": total,
-                    "reserved_kopecks": 0,
-                    "paid_kopecks": 0,
-                    "alert_kopecks": total,
-                    "updated_at": now,
-                }
-                for who, total in owners
-            ],
+            _PG_BALANCES,
+            {
+                "park": park,
+                "now": now,
+                "k": [who.kind.value for who, _ in owners],
+                "i": [who.id for who, _ in owners],
+                "a": [total for _, total in owners],
+            },
         )
 
     def posted(self, order_ids: Collection[int]) -> tuple[list[PostedAccrual], frozenset[int]]:
@@ -644,6 +626,58 @@ _SQLITE_ORDERS = (
 _STATUSES = {status.value: status for status in OrderStatus}
 _KINDS = {kind.value: kind for kind in OwnerKind}
 _DRIVER = OwnerKind.DRIVER.value
+
+# PostgreSQL's bulk statements: rows as arrays, unnested in order.
+_PG_ADD_ORDERS = text(
+    "INSERT INTO orders (park_slug, external_id, driver_id, completed_at, price_kopecks,"
+    " status, created_at, updated_at)"
+    " SELECT :park, e, d, c, p, s, :now, :now"
+    " FROM unnest(:e, :d, :c, :p, :s) WITH ORDINALITY AS u(e, d, c, p, s, n) ORDER BY n"
+    " RETURNING id, external_id"
+).bindparams(
+    bindparam("park", type_=String()),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("e", type_=postgresql.ARRAY(String())),
+    bindparam("d", type_=postgresql.ARRAY(Integer())),
+    bindparam("c", type_=postgresql.ARRAY(DateTime(timezone=True))),
+    bindparam("p", type_=postgresql.ARRAY(BigInteger())),
+    bindparam("s", type_=postgresql.ARRAY(String())),
+)
+_PG_POST = text(
+    "INSERT INTO ledger (order_id, park_slug, beneficiary_kind, beneficiary_id,"
+    " referred_driver_id, level, rule_version, amount_kopecks, month, reversal_of, created_at)"
+    " SELECT o, :park, k, b, r, l, v, a, m, x, :now"
+    " FROM unnest(:o, :k, :b, :r, :l, :v, :a, :m, :x) WITH ORDINALITY"
+    " AS u(o, k, b, r, l, v, a, m, x, n) ORDER BY n"
+).bindparams(
+    bindparam("park", type_=String()),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("o", type_=postgresql.ARRAY(BigInteger())),
+    bindparam("k", type_=postgresql.ARRAY(String())),
+    bindparam("b", type_=postgresql.ARRAY(Integer())),
+    bindparam("r", type_=postgresql.ARRAY(Integer())),
+    bindparam("l", type_=postgresql.ARRAY(Integer())),
+    bindparam("v", type_=postgresql.ARRAY(Integer())),
+    bindparam("a", type_=postgresql.ARRAY(BigInteger())),
+    bindparam("m", type_=postgresql.ARRAY(String())),
+    bindparam("x", type_=postgresql.ARRAY(BigInteger())),
+)
+_PG_BALANCES = text(
+    "INSERT INTO balances (owner_kind, owner_id, park_slug, accrued_kopecks, reserved_kopecks,"
+    " paid_kopecks, updated_at, alert_kopecks)"
+    " SELECT k, i, :park, a, 0, 0, :now, a"
+    " FROM unnest(:k, :i, :a) WITH ORDINALITY AS u(k, i, a, n) ORDER BY n"
+    " ON CONFLICT (owner_kind, owner_id) DO UPDATE SET"
+    " accrued_kopecks = balances.accrued_kopecks + excluded.accrued_kopecks,"
+    " alert_kopecks = balances.alert_kopecks + excluded.alert_kopecks,"
+    " updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("park", type_=String()),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("k", type_=postgresql.ARRAY(String())),
+    bindparam("i", type_=postgresql.ARRAY(Integer())),
+    bindparam("a", type_=postgresql.ARRAY(BigInteger())),
+)
 
 
 def _sqlite_chains(levels: int, count: int) -> tuple[str, tuple[object, ...]]:
