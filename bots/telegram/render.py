@@ -8,6 +8,7 @@ one markup, and a keyboard or URL buttons belong under the text that asks for th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aiogram.types import (
     InlineKeyboardButton,
@@ -18,7 +19,7 @@ from aiogram.types import (
 )
 
 from core.replies import Answer, ButtonKind
-from core.texts.catalog import Catalog, Rendered
+from core.texts.catalog import Catalog, Rendered, RenderedButton, RenderedLink
 
 Markup = ReplyKeyboardMarkup | ReplyKeyboardRemove | InlineKeyboardMarkup
 # Telegram's limit for one message's text (in UTF-16 units; our texts are BMP Cyrillic
@@ -53,12 +54,22 @@ def render_answer(answer: Answer, catalog: Catalog) -> list[Outgoing]:
 
 def markup_for(rendered: Rendered) -> Markup | None:
     """None keeps whatever keyboard the chat shows; () in core removes it."""
-    if rendered.links:
-        rows = [[InlineKeyboardButton(text=link.text, url=link.url)] for link in rendered.links]
+    return _markup(rendered.keyboard, rendered.links)
+
+
+# A reply's markup is one of a few dozen (step keyboards and park links per language):
+# each is built once, as validating the pydantic models cost as much as the rest of
+# rendering. aiogram only reads a markup it sends, so one object serves every message.
+@lru_cache(maxsize=512)
+def _markup(
+    keyboard: tuple[RenderedButton, ...] | None, links: tuple[RenderedLink, ...]
+) -> Markup | None:
+    if links:
+        rows = [[InlineKeyboardButton(text=link.text, url=link.url)] for link in links]
         return InlineKeyboardMarkup(inline_keyboard=rows)
-    if rendered.keyboard is None:
+    if keyboard is None:
         return None
-    if not rendered.keyboard:
+    if not keyboard:
         return ReplyKeyboardRemove()
     rows_kb = [
         [
@@ -66,7 +77,7 @@ def markup_for(rendered: Rendered) -> Markup | None:
                 text=button.text, request_contact=button.kind is ButtonKind.CONTACT or None
             )
         ]
-        for button in rendered.keyboard
+        for button in keyboard
     ]
     return ReplyKeyboardMarkup(keyboard=rows_kb, resize_keyboard=True)
 
