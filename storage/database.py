@@ -168,21 +168,44 @@ class _SqliteRunner:
         conn = self._connection()
         # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails later on
         # upgrading a read lock when another process writes; reads need no lock at all.
-        conn.info["begin"] = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+        begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
         raw = conn.connection.driver_connection
-        if schema:  # only outside a transaction does SQLite take this pragma
-            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        if schema:
+            return self._schema_transaction(conn, raw, work, begin)
+        # BEGIN and COMMIT go to sqlite3 directly: through SQLAlchemy's transaction they cost
+        # more than a registration's statements. A statement that SQLAlchemy runs meanwhile
+        # makes it begin its own transaction on top (its begin hook sees ours and emits
+        # nothing); then it is SQLAlchemy's commit or rollback that ends ours.
+        raw.execute(begin)  # type: ignore[union-attr]
+        try:
+            result = work(conn)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            else:
+                raw.rollback()  # type: ignore[union-attr]
+            raise
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            raw.commit()  # type: ignore[union-attr]
+        return result
+
+    @staticmethod
+    def _schema_transaction(
+        conn: Connection, raw: Any, work: Callable[[Connection], T], begin: str
+    ) -> T:
+        conn.info["begin"] = begin
+        raw.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction does SQLite take it
         try:
             with conn.begin():
                 result = work(conn)
-                if schema:
-                    problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-                    if problems:
-                        raise RuntimeError(f"foreign keys broken by a migration: {problems[:3]}")
+                problems = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if problems:
+                    raise RuntimeError(f"foreign keys broken by a migration: {problems[:3]}")
                 return result
         finally:
-            if schema:
-                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+            raw.execute("PRAGMA foreign_keys=ON")
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
@@ -267,4 +290,6 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_begin(conn: Connection) -> None:
+    if conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        return  # the unit of work began it on the driver connection (_SqliteRunner)
     conn.exec_driver_sql(conn.info.get("begin", "BEGIN IMMEDIATE"))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from app.bootstrap import Container
-from core.domain.model import Channel, Notification, OwnerKind
+from core.domain.model import Alerts, Channel, Notification, OwnerKind
 from core.domain.registration import Conversation, Step
 from storage import tables as t
 from storage.statements import Executor
@@ -79,3 +80,52 @@ async def test_code_lookup_reads_booleans_and_outbox_writes_json(container: Cont
     assert info.owner_id == partner.id
     assert info.active is True
     assert active is True
+
+
+class _Abort(Exception):
+    pass
+
+
+@pytest.mark.parametrize("through_sqlalchemy_too", [False, True])
+async def test_a_failed_unit_of_work_leaves_nothing(
+    container: Container, through_sqlalchemy_too: bool
+) -> None:
+    # The direct path and SQLAlchemy share one transaction (on SQLite, BEGIN goes to the
+    # driver and SQLAlchemy begins on top of it): a failure rolls back both.
+    partner = await container.admin.add_partner("mos", "+79160000003", "Иван")
+
+    def fail(uow: SqlUnitOfWork) -> None:
+        conv = Conversation(park="mos", channel=Channel.TELEGRAM, user_id="7")
+        uow.conversations.save(conv)
+        if through_sqlalchemy_too:
+            uow.partners.update_settings(
+                partner.id or 0, alerts=Alerts.DIGEST, quiet_from="23:00", quiet_to="08:00"
+            )
+        raise _Abort
+
+    with pytest.raises(_Abort):
+        await container.db.run(fail)  # type: ignore[arg-type]
+
+    def read(uow: SqlUnitOfWork) -> tuple[object, object]:
+        return (
+            uow.conversations.get("mos", Channel.TELEGRAM, "7"),
+            uow.partners.get(partner.id or 0),
+        )
+
+    conv, stored = await container.db.read(read)  # type: ignore[arg-type]
+    assert conv is None
+    assert stored is not None
+    assert stored.quiet_from is None
+
+    def succeed(uow: SqlUnitOfWork) -> None:
+        uow.conversations.save(Conversation(park="mos", channel=Channel.TELEGRAM, user_id="7"))
+        if through_sqlalchemy_too:
+            uow.partners.update_settings(
+                partner.id or 0, alerts=Alerts.DIGEST, quiet_from="23:00", quiet_to="08:00"
+            )
+
+    await container.db.run(succeed)  # type: ignore[arg-type]
+    conv, stored = await container.db.read(read)  # type: ignore[arg-type]
+    assert conv is not None
+    assert stored is not None
+    assert stored.quiet_from == ("23:00" if through_sqlalchemy_too else None)
