@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -129,16 +130,27 @@ def orders(n: int, drivers: int) -> list[OrderInput]:
 async def import_part(db: SqlDatabase, n: int, drivers: int) -> None:
     service = LedgerService(db, {"mos": program()}, FakeClock(T0))
     stream = orders(n, drivers)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     entries = 0
+    last = max(n // 10, MAX_BATCH)  # the last tenth: the rate once the ledger is large
+    tail_started, tail_cpu = started, cpu_started
     for start in range(0, n, MAX_BATCH):
+        if start == n - last:
+            tail_started, tail_cpu = time.perf_counter(), time.process_time()
         report = await service.import_orders("mos", stream[start : start + MAX_BATCH])
         entries += report.entries
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # this process, the database thread included
+    tail, tail_cpu = time.perf_counter() - tail_started, time.process_time() - tail_cpu
     rate = n / elapsed
     print(
         f"import: {n} orders in {elapsed:.2f} s = {rate:,.0f} orders/s "
-        f"({rate / IMPORT_TARGET:.2f}x the {IMPORT_TARGET:,} target), {entries} ledger rows"
+        f"({rate / IMPORT_TARGET:.2f}x the {IMPORT_TARGET:,} target), {entries} ledger rows; "
+        f"{n / cpu:,.0f} orders per CPU second"
+    )
+    print(
+        f"  the last {last:,} orders: {last / tail:,.0f} orders/s, "
+        f"{last / tail_cpu:,.0f} per CPU second; load average {os.getloadavg()[0]:.1f}"
     )
     again = time.perf_counter()
     for start in range(0, min(n, 10_000), MAX_BATCH):

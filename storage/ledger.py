@@ -60,7 +60,9 @@ class SqlLedger:
         if self._conn.dialect.name != "postgresql":
             # An import touches index pages all over the ledger: with SQLite's default
             # 2 MB page cache a batch re-reads them from the OS on every statement.
-            self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+            if not self._conn.info.get("ledger_cache"):  # once per connection
+                self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+                self._conn.info["ledger_cache"] = True
             return column.in_(values)
         array = postgresql.ARRAY(column.type)
         return column == any_(bindparam(None, list(values), type_=array))
@@ -183,7 +185,9 @@ class SqlLedger:
         if self._conn.dialect.name != "postgresql":
             # An import touches index pages all over the ledger: with SQLite's default
             # 2 MB page cache a batch re-reads them from the OS on every statement.
-            self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+            if not self._conn.info.get("ledger_cache"):  # once per connection
+                self._conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+                self._conn.info["ledger_cache"] = True
             return
         # This opens an import: its reads below run with plans made for their actual arrays.
         # A prepared statement's generic plan cannot know an array holds 1,000 ids, and once

@@ -211,12 +211,14 @@ def accruals(
     registered_at: datetime,
     completed_before: int,
     month_to_date: Mapping[Beneficiary, int],
+    month: str | None = None,
 ) -> list[Accrual]:
     """The rows one completed order adds to the ledger.
 
     ``chain`` is the referral chain above the order's driver (level 1 first);
     ``completed_before`` counts the driver's earlier completed orders; ``month_to_date`` is,
     per beneficiary, what they have already earned from this driver in the order's month.
+    ``month`` is ``program.month(order.completed_at)`` when the caller has it already.
     Rows of zero kopecks are not written.
     """
     if order.status is not OrderStatus.COMPLETED:
@@ -228,7 +230,7 @@ def accruals(
         days=rules.window_days
     ):
         return []
-    month = program.month(order.completed_at)
+    month = month or program.month(order.completed_at)
     rows: list[Accrual] = []
     for rule, beneficiary in zip(rules.levels, chain, strict=False):
         amount = rule.share(order.price_kopecks)

@@ -235,6 +235,8 @@ class _Import:
         # order queued in this batch, the row).
         self.queue: list[tuple[int | str, Accrual]] = []
         self.cancelled: list[int] = []
+        # Month sums are read and kept only when some rule version has a monthly cap.
+        self.capped = any(rules.monthly_cap_kopecks is not None for rules in program.versions)
 
     def run(self, orders: list[Order]) -> None:
         if not orders:
@@ -254,7 +256,7 @@ class _Import:
             payers = {o.driver_id for o in paying.values()}
             if any(rules.min_orders for rules in program.versions):
                 self.counts = self.ledger.completed_counts(payers)
-            if any(rules.monthly_cap_kopecks is not None for rules in program.versions):
+            if self.capped:
                 months = {(o.driver_id, program.month(o.completed_at)) for o in paying.values()}
                 self.sums = self.ledger.month_sums(months)
         to_reverse = [
@@ -310,17 +312,23 @@ class _Import:
             raise RuntimeError(f"driver {order.driver_id} vanished during the import")
         month = self.program.month(order.completed_at)
         chain = facts.chain
+        sums = self.sums
         rows = accruals(
             order,
             self.program,
             chain,
             registered_at=facts.registered_at,
             completed_before=self.counts.get(order.driver_id, 0),
-            month_to_date={who: self.sums.get((who, order.driver_id, month), 0) for who in chain},
+            month_to_date={who: sums.get((who, order.driver_id, month), 0) for who in chain}
+            if self.capped
+            else {},
+            month=month,
         )
         self.counts[order.driver_id] = self.counts.get(order.driver_id, 0) + 1
-        self.add_to_sums(rows)
-        self.queue.extend((order.external_id, row) for row in rows)
+        if self.capped:
+            self.add_to_sums(rows)
+        external_id = order.external_id
+        self.queue.extend([(external_id, row) for row in rows])
         self.report.count(rows)
 
     def reverse(self, stored: StoredOrder) -> None:
@@ -339,7 +347,8 @@ class _Import:
         )
         if stored.driver_id in self.counts:
             self.counts[stored.driver_id] -= 1
-        self.add_to_sums(rows)
+        if self.capped:
+            self.add_to_sums(rows)
         self.report.reversed += 1
         self.report.count(rows)
 
