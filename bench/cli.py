@@ -5,9 +5,10 @@
 
 A temporary SQLite database (or the given one, which is used as is) gets a park, 50
 partners and a registered driver; each command then runs ``--runs`` times and the median
-and best wall times are printed, with the same figures for ``python -c pass`` (the
-interpreter's own start) for comparison. Figures depend on the machine and its load: run
-it on an idle one.
+and best wall times are printed with the median CPU time (user + system, which a busy
+machine inflates less than wall time), and the same figures for ``python -c pass`` (the
+interpreter's own start) for comparison. Figures depend on the machine and its load (printed
+before and after): run it on an idle one.
 """
 
 from __future__ import annotations
@@ -60,13 +61,21 @@ async def fill(config: Path) -> None:
         await app.aclose()
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of ``args``."""
     start = time.perf_counter()
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    error = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
-    return elapsed
+    process.stderr.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {error.decode(errors='replace').strip()}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -88,10 +97,17 @@ def main() -> None:
             for name, args in COMMANDS.items()
         ]
         timed(rows[1][1], env)  # warm the file cache and byte-code
-        print(f"{'command':<24}{'median':>10}{'best':>10}   ({options.runs} runs, wall time)")
+        print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+        print(
+            f"{'command':<24}{'median':>10}{'best':>10}{'CPU':>10}"
+            f"   ({options.runs} runs; wall time, and CPU time's median)"
+        )
         for name, args in rows:
-            times = [timed(args, env) for _ in range(options.runs)]
-            print(f"{name:<24}{statistics.median(times):>9.3f}s{min(times):>9.3f}s")
+            runs = [timed(args, env) for _ in range(options.runs)]
+            wall = [w for w, _ in runs]
+            cpu = statistics.median(c for _, c in runs)
+            print(f"{name:<24}{statistics.median(wall):>9.3f}s{min(wall):>9.3f}s{cpu:>9.3f}s")
+        print(f"load average after:  {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
 if __name__ == "__main__":

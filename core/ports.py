@@ -16,40 +16,42 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
-from core.domain.bonus_alerts import DueAlert
-from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
-from core.domain.bonus_records import DriverChain, ReferralFacts, StoredOrder
-from core.domain.broadcast import Audience, Audit, Broadcast, Selection
-from core.domain.cabinet import PartnerSession, ReferralRow, Started
-from core.domain.delivery import (
-    OutboxRow,
-    Outcome,
-    ReferralCount,
-    SendResult,
-    Status,
-    Targets,
-)
-from core.domain.landing import VisitCount
-from core.domain.model import (
-    Alerts,
-    AuditEntry,
-    Channel,
-    CodeInfo,
-    Driver,
-    Identity,
-    Notification,
-    OwnerKind,
-    Park,
-    Partner,
-    PhoneOwner,
-)
-from core.domain.operators import DriverFilter
-from core.domain.registration import Conversation, DueReminder
-from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
-from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
+if TYPE_CHECKING:  # annotations only: a port names these types, importing them costs a
+    # command that uses one repository the whole domain's dataclasses
+    from core.domain.bonus import Accrual, Beneficiary, Order, PostedAccrual
+    from core.domain.bonus_alerts import DueAlert
+    from core.domain.bonus_payouts import Balance, Payout, PayoutStatus
+    from core.domain.bonus_records import DriverChain, ReferralFacts, StoredOrder
+    from core.domain.broadcast import Audience, Audit, Broadcast, Selection
+    from core.domain.cabinet import PartnerSession, ReferralRow, Started
+    from core.domain.delivery import (
+        OutboxRow,
+        Outcome,
+        ReferralCount,
+        SendResult,
+        Status,
+        Targets,
+    )
+    from core.domain.landing import VisitCount
+    from core.domain.model import (
+        Alerts,
+        AuditEntry,
+        Channel,
+        CodeInfo,
+        Driver,
+        Identity,
+        Notification,
+        OwnerKind,
+        Park,
+        Partner,
+        PhoneOwner,
+    )
+    from core.domain.operators import DriverFilter
+    from core.domain.registration import Conversation, DueReminder
+    from core.domain.telemetry import DeliveryOutcome, UpdateOutcome
+    from core.domain.webhooks import WebhookEvent, WebhookRow, WebhookStatus
 
 T = TypeVar("T")
 

@@ -6,16 +6,12 @@ transaction commits when that function returns. Nothing here talks to the event 
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from sqlalchemy.engine import Connection
 
 from core.ports import Clock
-from storage.broadcasts import SqlBroadcasts
-from storage.cabinet import SqlCabinet
-from storage.digests import SqlDigests
-from storage.housekeeping import SqlHousekeeping
-from storage.ledger import SqlLedger
-from storage.outbox import SqlOutbox
-from storage.reminders import SqlReminders
 from storage.repositories import (
     SqlAudit,
     SqlCodes,
@@ -28,8 +24,17 @@ from storage.repositories import (
     SqlSmsLog,
 )
 from storage.statements import Executor
-from storage.visits import SqlVisits
-from storage.webhooks import SqlWebhooks
+
+if TYPE_CHECKING:
+    from storage.broadcasts import SqlBroadcasts
+    from storage.cabinet import SqlCabinet
+    from storage.digests import SqlDigests
+    from storage.housekeeping import SqlHousekeeping
+    from storage.ledger import SqlLedger
+    from storage.outbox import SqlOutbox
+    from storage.reminders import SqlReminders
+    from storage.visits import SqlVisits
+    from storage.webhooks import SqlWebhooks
 
 
 class SqlUnitOfWork:
@@ -45,12 +50,61 @@ class SqlUnitOfWork:
         self.cursors = SqlCursors(conn, clock, run)
         self.sms = SqlSmsLog(conn, clock, run)
         self.secrets = SqlSecrets(conn, clock, run)
-        self.outbox = SqlOutbox(conn, clock)
-        self.ledger = SqlLedger(conn)
-        self.digests = SqlDigests(conn)
-        self.housekeeping = SqlHousekeeping(conn)
-        self.visits = SqlVisits(conn)
-        self.cabinet = SqlCabinet(conn)
-        self.webhooks = SqlWebhooks(conn)
-        self.broadcasts = SqlBroadcasts(conn)
-        self.reminders = SqlReminders(conn)
+        self._clock = clock
+
+    # The other repositories are made, and their modules imported, on first use: an
+    # operator's command that lists partners loads neither the outbox nor the ledger.
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        from storage.outbox import SqlOutbox
+
+        return SqlOutbox(self.connection, self._clock)
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        from storage.ledger import SqlLedger
+
+        return SqlLedger(self.connection)
+
+    @cached_property
+    def digests(self) -> SqlDigests:
+        from storage.digests import SqlDigests
+
+        return SqlDigests(self.connection)
+
+    @cached_property
+    def housekeeping(self) -> SqlHousekeeping:
+        from storage.housekeeping import SqlHousekeeping
+
+        return SqlHousekeeping(self.connection)
+
+    @cached_property
+    def visits(self) -> SqlVisits:
+        from storage.visits import SqlVisits
+
+        return SqlVisits(self.connection)
+
+    @cached_property
+    def cabinet(self) -> SqlCabinet:
+        from storage.cabinet import SqlCabinet
+
+        return SqlCabinet(self.connection)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhooks:
+        from storage.webhooks import SqlWebhooks
+
+        return SqlWebhooks(self.connection)
+
+    @cached_property
+    def broadcasts(self) -> SqlBroadcasts:
+        from storage.broadcasts import SqlBroadcasts
+
+        return SqlBroadcasts(self.connection)
+
+    @cached_property
+    def reminders(self) -> SqlReminders:
+        from storage.reminders import SqlReminders
+
+        return SqlReminders(self.connection)
