@@ -128,19 +128,24 @@ class Prepared:
     sql: str
     constants: Mapping[str, Any]
     """Values the statement carries itself (literals), under their parameter names."""
-    binds: tuple[tuple[str, Processor], ...]
-    """Parameters whose values need converting (dates, booleans, JSON), and how."""
+    binds: tuple[tuple[str, Processor, bool], ...]
+    """Parameters whose values need converting (dates, booleans, JSON), how, and whether a
+    None can skip the conversion (it would come out as None anyway)."""
     row: Callable[..., Any] | None
     """A named tuple of the result columns (attribute access as on SQLAlchemy's rows), or
     None for a statement that returns no rows."""
-    results: tuple[Processor | None, ...]
+    results: tuple[tuple[Processor | None, bool], ...]
+    """Per result column: its conversion (or None) and whether a None may skip it."""
     converts: bool
     """Whether any result column needs converting."""
 
     def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
         values = {**self.constants, **params}
-        for name, process in self.binds:
-            values[name] = process(values[name])
+        for name, process, skips_none in self.binds:
+            value = values[name]
+            # Most of a conversation's dates are unset: no conversion chain for them.
+            if value is not None or not skips_none:
+                values[name] = process(value)
         return values
 
     def make_row(self, raw: Sequence[Any]) -> Any:
@@ -148,8 +153,8 @@ class Prepared:
         if not self.converts:
             return self.row(*raw)
         return self.row(
-            *(value if process is None else process(value)
-              for value, process in zip(raw, self.results, strict=True))
+            *(value if process is None or (value is None and skips_none) else process(value)
+              for value, (process, skips_none) in zip(raw, self.results, strict=True))
         )  # fmt: skip
 
 
@@ -161,21 +166,33 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
     names = compiled.params
     constants = {name: value for name, value in names.items() if value is not None}
     binds = tuple(
-        (name, process)
+        (name, process, _keeps_none(process))
         for name in names
         if (process := _bind_processor(compiled.binds[name].type, dialect)) is not None
     )
     columns = list(getattr(statement, "exported_columns", ()))
     row = namedtuple("Row", [column.key for column in columns]) if columns else None  # type: ignore[misc]
-    results = tuple(_result_processor(column.type, dialect) for column in columns)
+    results = tuple(
+        (process, process is not None and _keeps_none(process))
+        for process in (_result_processor(column.type, dialect) for column in columns)
+    )
     return Prepared(
         sql=compiled.string,
         constants=constants,
         binds=binds,
         row=row,
         results=results,
-        converts=any(process is not None for process in results),
+        converts=any(process is not None for process, _ in results),
     )
+
+
+def _keeps_none(process: Processor) -> bool:
+    """Whether ``process`` turns None into None (then a None need not go through it): asked
+    of the processor itself, since some types store None as something else (JSON's null)."""
+    try:
+        return process(None) is None
+    except Exception:  # a processor that refuses None is always called, as SQLAlchemy does
+        return False
 
 
 # The dialect's own implementation of a type (sqlite.DATETIME for DateTime, inside a
