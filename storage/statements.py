@@ -134,10 +134,9 @@ class Prepared:
     row: Callable[..., Any] | None
     """A named tuple of the result columns (attribute access as on SQLAlchemy's rows), or
     None for a statement that returns no rows."""
-    results: tuple[tuple[Processor | None, bool], ...]
-    """Per result column: its conversion (or None) and whether a None may skip it."""
-    converts: bool
-    """Whether any result column needs converting."""
+    results: tuple[tuple[int, Processor, bool], ...]
+    """The result columns that need converting: position, conversion, and whether a None
+    may skip it."""
 
     def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
         values = {**self.constants, **params}
@@ -150,12 +149,14 @@ class Prepared:
 
     def make_row(self, raw: Sequence[Any]) -> Any:
         assert self.row is not None
-        if not self.converts:
+        if not self.results:
             return self.row(*raw)
-        return self.row(
-            *(value if process is None or (value is None and skips_none) else process(value)
-              for value, (process, skips_none) in zip(raw, self.results, strict=True))
-        )  # fmt: skip
+        values = list(raw)
+        for index, process, skips_none in self.results:
+            value = values[index]
+            if value is not None or not skips_none:
+                values[index] = process(value)
+        return self.row(*values)
 
 
 def prepare(statement: Executable, dialect: Dialect) -> Prepared:
@@ -173,16 +174,12 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
     columns = list(getattr(statement, "exported_columns", ()))
     row = namedtuple("Row", [column.key for column in columns]) if columns else None  # type: ignore[misc]
     results = tuple(
-        (process, process is not None and _keeps_none(process))
-        for process in (_result_processor(column.type, dialect) for column in columns)
+        (index, process, _keeps_none(process))
+        for index, column in enumerate(columns)
+        if (process := _result_processor(column.type, dialect)) is not None
     )
     return Prepared(
-        sql=compiled.string,
-        constants=constants,
-        binds=binds,
-        row=row,
-        results=results,
-        converts=any(process is not None for process, _ in results),
+        sql=compiled.string, constants=constants, binds=binds, row=row, results=results
     )
 
 
