@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.settings.errors import UnknownPark
 from app.settings.masking import mask_dump, redact_url
@@ -22,7 +21,7 @@ from app.settings.sections import (
     VkSettings,
     WebSettings,
 )
-from app.settings.sources import ENV_PREFIX, sources
+from app.settings.sources import gather
 
 
 def default_data_dir() -> Path:
@@ -35,14 +34,17 @@ def default_data_dir() -> Path:
     return base / "taxireg"
 
 
-class Settings(BaseSettings):
-    """All of taxireg's configuration. Build it with ``load_settings()``."""
+class Settings(BaseModel):
+    """All of taxireg's configuration. Build it with ``load_settings()``.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
+    ``Settings(**values)`` reads the environment and the TOML file too (``sources.gather``):
+    the values given win, key by key.
+    """
+
+    model_config = ConfigDict(
         # A misspelt top-level key in the TOML file is an error, not a silent default.
         extra="forbid",
+        validate_default=True,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -57,16 +59,8 @@ class Settings(BaseSettings):
     """``[web]``; without it ``taxireg run`` serves no web pages or APIs."""
     parks: list[ParkSettings] = Field(default_factory=list)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return sources(settings_cls, init_settings, env_settings)
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**gather(type(self), values))
 
     @field_validator("data_dir")
     @classmethod
