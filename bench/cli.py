@@ -1,7 +1,7 @@
 """How fast an operator's read-only commands answer: ``partner list``, ``driver show`` and
 ``status``, each a fresh process as a person at a terminal runs it.
 
-    python -m bench.cli [--runs 7] [--database-url URL]
+    python -m bench.cli [--runs 7] [--database-url URL] [--baseline DIR]
 
 A temporary SQLite database (or the given one, which is used as is) gets a park, 50
 partners and a registered driver; each command then runs ``--runs`` times and the median
@@ -14,7 +14,6 @@ before and after): run it on an idle one.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -42,7 +41,7 @@ def write_config(path: Path, url: str) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-async def fill(config: Path) -> None:
+async def fill(config: Path | str) -> None:
     from app.bootstrap import build
     from app.settings import load_settings
     from core.domain.model import Channel, Identity
@@ -61,11 +60,11 @@ async def fill(config: Path) -> None:
         await app.aclose()
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system) of one run of ``args``."""
+def timed(args: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of ``args`` in ``cwd``."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     assert process.stderr is not None
     error = process.stderr.read()
@@ -82,31 +81,51 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="use this database as is (no data added)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time the commands of this checkout (e.g. `git archive REV | tar -x -C "
+        "DIR`), run after each run of ours so that both see the same load",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "taxireg.toml"
-        url = options.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        write_config(config, url)
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TAXIREG_")}
-        env["TAXIREG_CONFIG"] = str(config)
-        if options.database_url is None:
-            asyncio.run(fill(config))
-        rows = [("python -c pass", [sys.executable, "-c", "pass"])]
-        rows += [
-            (f"taxireg {name}", [sys.executable, "-m", "app.cli", *args])
-            for name, args in COMMANDS.items()
-        ]
-        timed(rows[1][1], env)  # warm the file cache and byte-code
+        checkouts = [("", REPO)]
+        if options.baseline is not None:
+            checkouts.append((" (baseline)", options.baseline.resolve()))
+        # One database per checkout: each migrates it to its own newest revision.
+        envs: dict[Path, dict[str, str]] = {}
+        for n, (_, cwd) in enumerate(checkouts):
+            config = Path(tmp) / f"taxireg{n}.toml"
+            url = options.database_url or f"sqlite:///{Path(tmp) / f'bench{n}.db'}"
+            write_config(config, url)
+            envs[cwd] = {**env, "TAXIREG_CONFIG": str(config)}
+            if options.database_url is None:
+                fill_in = "import asyncio, sys; from bench.cli import fill; "
+                fill_in += "asyncio.run(fill(sys.argv[1]))"  # that checkout's own code
+                subprocess.run([sys.executable, "-c", fill_in, str(config)], cwd=cwd, check=True)
+        rows = [("python -c pass", [sys.executable, "-c", "pass"], REPO)]
+        for name, args in COMMANDS.items():
+            for label, cwd in checkouts:
+                rows.append(
+                    (f"taxireg {name}{label}", [sys.executable, "-m", "app.cli", *args], cwd)
+                )
+        for _, args, cwd in rows[1:]:
+            timed(args, envs[cwd], cwd)  # warm the file cache and byte-code
         print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
         print(
-            f"{'command':<24}{'median':>10}{'best':>10}{'CPU':>10}"
+            f"{'command':<36}{'median':>10}{'best':>10}{'CPU':>10}"
             f"   ({options.runs} runs; wall time, and CPU time's median)"
         )
-        for name, args in rows:
-            runs = [timed(args, env) for _ in range(options.runs)]
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in rows}
+        for _ in range(options.runs):  # interleaved: every row sees the same load
+            for name, args, cwd in rows:
+                times[name].append(timed(args, envs.get(cwd, env), cwd))
+        for name, runs in times.items():
             wall = [w for w, _ in runs]
             cpu = statistics.median(c for _, c in runs)
-            print(f"{name:<24}{statistics.median(wall):>9.3f}s{min(wall):>9.3f}s{cpu:>9.3f}s")
+            print(f"{name:<36}{statistics.median(wall):>9.3f}s{min(wall):>9.3f}s{cpu:>9.3f}s")
         print(f"load average after:  {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
