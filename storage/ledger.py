@@ -203,23 +203,30 @@ class SqlLedger:
         self, keys: Collection[tuple[int, str]]
     ) -> dict[tuple[Beneficiary, int, str], int]:
         wanted = set(keys)
-        months = {month for _, month in wanted}
-        lg = t.ledger.c
+        months = sorted({month for _, month in wanted})
+        ms = t.ledger_month_sums.c
         sums: dict[tuple[Beneficiary, int, str], int] = {}
+        pools: dict[tuple[str, int], Beneficiary] = {}
+        sqlite = self._conn.dialect.name == "sqlite"
         for chunk in _chunks({driver for driver, _ in wanted}):
-            query = (
-                select(
-                    lg.beneficiary_kind,
-                    lg.beneficiary_id,
-                    lg.referred_driver_id,
-                    lg.month,
-                    func.sum(lg.amount_kopecks),
+            rows: Any
+            if sqlite:
+                # Bound by hand: SQLAlchemy's row processing cost more than the lookups.
+                sql = _SQLITE_MONTH_SUMS.format(
+                    drivers=", ".join("?" * len(chunk)), months=", ".join("?" * len(months))
                 )
-                .where(self._in(lg.referred_driver_id, chunk), self._in(lg.month, months))
-                .group_by(lg.beneficiary_kind, lg.beneficiary_id, lg.referred_driver_id, lg.month)
-            )
-            pools: dict[tuple[str, int], Beneficiary] = {}
-            for kind, owner, driver, month, total in self._conn.execute(query):
+                rows = self._conn.exec_driver_sql(sql, (*chunk, *months))
+            else:
+                rows = self._conn.execute(
+                    select(
+                        ms.beneficiary_kind,
+                        ms.beneficiary_id,
+                        ms.referred_driver_id,
+                        ms.month,
+                        ms.amount_kopecks,
+                    ).where(self._in(ms.referred_driver_id, chunk), self._in(ms.month, months))
+                )
+            for kind, owner, driver, month, total in rows:
                 if (driver, month) in wanted:
                     who = pools.get((kind, owner))
                     if who is None:
@@ -286,11 +293,16 @@ class SqlLedger:
         if not rows:
             return
         totals: dict[Beneficiary, int] = defaultdict(int)
+        months: dict[tuple[int, str, str, int], int] = defaultdict(int)
         for _, row in rows:
-            totals[row.beneficiary] += _kopecks(row.amount_kopecks)
+            amount = _kopecks(row.amount_kopecks)
+            who = row.beneficiary
+            totals[who] += amount
+            months[(row.referred_driver_id, row.month, who.kind.value, who.id)] += amount
         # Sorted: concurrent imports lock balance rows in one order, so they queue instead
         # of deadlocking on PostgreSQL.
         owners = sorted(totals.items(), key=lambda item: (item[0].kind.value, item[0].id))
+        month_rows = sorted(months.items())
         if self._conn.dialect.name == "sqlite":
             stamp = _sqlite_time(now)
             self._conn.exec_driver_sql(
@@ -315,6 +327,9 @@ class SqlLedger:
             self._conn.exec_driver_sql(
                 _SQLITE_BALANCES,
                 [(who.kind.value, who.id, park, total, stamp, total) for who, total in owners],
+            )
+            self._conn.exec_driver_sql(
+                _SQLITE_MONTH_ADD, [(*key, total) for key, total in month_rows]
             )
             return
         # PostgreSQL: each statement takes its rows as arrays, one round trip and one plan
@@ -343,6 +358,16 @@ class SqlLedger:
                 "k": [who.kind.value for who, _ in owners],
                 "i": [who.id for who, _ in owners],
                 "a": [total for _, total in owners],
+            },
+        )
+        self._conn.execute(
+            _PG_MONTH_ADD,
+            {
+                "r": [key[0] for key, _ in month_rows],
+                "m": [key[1] for key, _ in month_rows],
+                "k": [key[2] for key, _ in month_rows],
+                "i": [key[3] for key, _ in month_rows],
+                "a": [total for _, total in month_rows],
             },
         )
 
@@ -622,7 +647,17 @@ _SQLITE_BALANCES = (
     " updated_at = excluded.updated_at"
 )
 
-
+_MONTH_ADD = (
+    "INSERT INTO ledger_month_sums (referred_driver_id, month, beneficiary_kind,"
+    " beneficiary_id, amount_kopecks) {rows}"
+    " ON CONFLICT (referred_driver_id, month, beneficiary_kind, beneficiary_id) DO UPDATE"
+    " SET amount_kopecks = ledger_month_sums.amount_kopecks + excluded.amount_kopecks"
+)
+_SQLITE_MONTH_ADD = _MONTH_ADD.format(rows="VALUES (?, ?, ?, ?, ?)")
+_SQLITE_MONTH_SUMS = (
+    "SELECT beneficiary_kind, beneficiary_id, referred_driver_id, month, amount_kopecks"
+    " FROM ledger_month_sums WHERE referred_driver_id IN ({drivers}) AND month IN ({months})"
+)
 _SQLITE_ORDERS = (
     "SELECT id, external_id, driver_id, status, completed_at FROM orders"
     " WHERE park_slug = ? AND external_id IN ({marks})"
@@ -678,6 +713,19 @@ _PG_BALANCES = text(
 ).bindparams(
     bindparam("park", type_=String()),
     bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("k", type_=postgresql.ARRAY(String())),
+    bindparam("i", type_=postgresql.ARRAY(Integer())),
+    bindparam("a", type_=postgresql.ARRAY(BigInteger())),
+)
+
+_PG_MONTH_ADD = text(
+    _MONTH_ADD.format(
+        rows="SELECT r, m, k, i, a FROM unnest(:r, :m, :k, :i, :a) WITH ORDINALITY"
+        " AS u(r, m, k, i, a, n) ORDER BY n"
+    )
+).bindparams(
+    bindparam("r", type_=postgresql.ARRAY(Integer())),
+    bindparam("m", type_=postgresql.ARRAY(String())),
     bindparam("k", type_=postgresql.ARRAY(String())),
     bindparam("i", type_=postgresql.ARRAY(Integer())),
     bindparam("a", type_=postgresql.ARRAY(BigInteger())),
