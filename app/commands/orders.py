@@ -80,7 +80,7 @@ async def import_file(
 ) -> FileReport:
     """Import the file's orders; ``advance(n)`` is told after each batch of n lines."""
     from app.commands.orders_csv import read_orders
-    from core.services.ledger import MAX_BATCH
+    from core.services.ledger import FILE_BATCH
 
     report = FileReport()
     batch: list[Any] = []
@@ -110,7 +110,7 @@ async def import_file(
             report.problems.append((line.number, "", line.reason or "unreadable"))
             continue
         batch.append(line)
-        if len(batch) >= MAX_BATCH:
+        if len(batch) >= FILE_BATCH:
             await flush()
     await flush()
     report.problems.sort()
