@@ -292,38 +292,42 @@ class SqlLedger:
     def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
         if not rows:
             return
+        sqlite = self._conn.dialect.name == "sqlite"
+        stamp = _sqlite_time(now) if sqlite else ""
         totals: dict[Beneficiary, int] = defaultdict(int)
         months: dict[tuple[int, str, str, int], int] = defaultdict(int)
-        for _, row in rows:
+        # One pass: the sums, and on SQLite the rows' parameters (a second walk over the
+        # rows cost as much as building them).
+        params: list[tuple[object, ...]] = []
+        add = params.append
+        for order_id, row in rows:
             amount = _kopecks(row.amount_kopecks)
             who = row.beneficiary
+            kind = who.kind.value
             totals[who] += amount
-            months[(row.referred_driver_id, row.month, who.kind.value, who.id)] += amount
-        # Sorted: concurrent imports lock balance rows in one order, so they queue instead
-        # of deadlocking on PostgreSQL.
-        owners = sorted(totals.items(), key=lambda item: (item[0].kind.value, item[0].id))
-        month_rows = sorted(months.items())
-        if self._conn.dialect.name == "sqlite":
-            stamp = _sqlite_time(now)
-            self._conn.exec_driver_sql(
-                _SQLITE_POST,
-                [
+            months[(row.referred_driver_id, row.month, kind, who.id)] += amount
+            if sqlite:
+                add(
                     (
                         order_id,
                         park,
-                        row.beneficiary.kind.value,
-                        row.beneficiary.id,
+                        kind,
+                        who.id,
                         row.referred_driver_id,
                         row.level,
                         row.rule_version,
-                        row.amount_kopecks,
+                        amount,
                         row.month,
                         row.reversal_of,
                         stamp,
                     )
-                    for order_id, row in rows
-                ],
-            )
+                )
+        # Sorted: concurrent imports lock balance rows in one order, so they queue instead
+        # of deadlocking on PostgreSQL.
+        owners = sorted(totals.items(), key=lambda item: (item[0].kind.value, item[0].id))
+        month_rows = sorted(months.items())
+        if sqlite:
+            self._conn.exec_driver_sql(_SQLITE_POST, params)
             self._conn.exec_driver_sql(
                 _SQLITE_BALANCES,
                 [(who.kind.value, who.id, park, total, stamp, total) for who, total in owners],

@@ -63,6 +63,7 @@ MAX_BATCH = 1_000  # orders per API call
 FILE_BATCH = 5_000
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 _IMPORT_ATTEMPTS = 3
+_NOTHING: Mapping[Beneficiary, int] = {}  # nothing earned yet this month (never written to)
 # Orders outside these are typos; far-off dates also overflow time-zone arithmetic.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -231,7 +232,10 @@ class _Import:
         self.now = now
         self.known: dict[str, StoredOrder] = {}
         self.counts: dict[int, int] = {}
-        self.sums: dict[tuple[Beneficiary, int, str], int] = {}
+        # Month-to-date per (referred driver, month), then per beneficiary: an order looks
+        # up its driver's month once instead of one tuple key per level.
+        self.sums: dict[tuple[int, str], dict[Beneficiary, int]] = {}
+        self.months: dict[datetime, str] = {}  # completion time -> the park's month
         self.posted: dict[int, list[PostedAccrual]] = {}  # stored order id -> its rows
         self.reversed_ids: set[int] = set()  # ledger rows already reversed
         self.new_orders: list[Order] = []
@@ -261,9 +265,15 @@ class _Import:
             payers = {o.driver_id for o in paying.values()}
             if any(rules.min_orders for rules in program.versions):
                 self.counts = self.ledger.completed_counts(payers)
+            # Each paying order's month once (a time-zone conversion), for the reads and take.
+            months = self.months
+            for o in paying.values():
+                if o.completed_at not in months:
+                    months[o.completed_at] = program.month(o.completed_at)
             if self.capped:
-                months = {(o.driver_id, program.month(o.completed_at)) for o in paying.values()}
-                self.sums = self.ledger.month_sums(months)
+                keys = {(o.driver_id, months[o.completed_at]) for o in paying.values()}
+                for (who, driver, month), total in self.ledger.month_sums(keys).items():
+                    self.sums.setdefault((driver, month), {})[who] = total
         to_reverse = [
             stored.id
             for o in orders
@@ -315,18 +325,14 @@ class _Import:
         facts = self.facts.get(order.driver_id)
         if facts is None:  # unknown drivers were reported and dropped before
             raise RuntimeError(f"driver {order.driver_id} vanished during the import")
-        month = self.program.month(order.completed_at)
-        chain = facts.chain
-        sums = self.sums
+        month = self.months.get(order.completed_at) or self.program.month(order.completed_at)
         rows = accruals(
             order,
             self.program,
-            chain,
+            facts.chain,
             registered_at=facts.registered_at,
             completed_before=self.counts.get(order.driver_id, 0),
-            month_to_date={who: sums.get((who, order.driver_id, month), 0) for who in chain}
-            if self.capped
-            else {},
+            month_to_date=self.sums.get((order.driver_id, month), _NOTHING),
             month=month,
         )
         self.counts[order.driver_id] = self.counts.get(order.driver_id, 0) + 1
@@ -359,8 +365,10 @@ class _Import:
 
     def add_to_sums(self, rows: list[Accrual]) -> None:
         for row in rows:
-            key = (row.beneficiary, row.referred_driver_id, row.month)
-            self.sums[key] = self.sums.get(key, 0) + row.amount_kopecks
+            month = self.sums.get((row.referred_driver_id, row.month))
+            if month is None:
+                month = self.sums[(row.referred_driver_id, row.month)] = {}
+            month[row.beneficiary] = month.get(row.beneficiary, 0) + row.amount_kopecks
 
     def flush(self) -> None:
         ids = self.ledger.add_orders(self.new_orders, self.now) if self.new_orders else {}
