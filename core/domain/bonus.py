@@ -75,6 +75,16 @@ class Beneficiary:
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
 
+    def __eq__(self, other: object) -> bool:
+        # Kept by @dataclass (it adds __eq__ only when the class has none): the generated
+        # one builds two tuples per call, and an import compares beneficiaries read by
+        # different queries as dictionary keys thousands of times a batch.
+        if self is other:
+            return True
+        if type(other) is not Beneficiary:
+            return NotImplemented
+        return self.id == other.id and self.kind == other.kind
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"
 
