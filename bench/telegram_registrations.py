@@ -13,11 +13,12 @@ typing the code (/start, contact, code), a third pressing «У меня нет �
 ends when each of them has had its reply (sendMessage).
 
 Per update, for each bot: wall time (first push to last reply, on the fake's clock) and
-the bot process's CPU time (/proc/<pid>/stat, every thread) over the same span, after a
-warm-up (WARMUP_DRIVERS). Printed: both per pair, the ratios ours / echo per pair, and
-the medians of the ratios (target: at most 2). ``--py-spy PATH`` adds one unmeasured run
-(of `taxireg run`, or ``--py-spy-bot echo``) under py-spy and prints where its busy CPU
-went.
+the bot process's CPU time (/proc/<pid>/stat, every thread, and the event loop's thread on
+its own: the rest is SQLite's thread) over the same span, after a warm-up
+(WARMUP_DRIVERS). Printed: both per pair, the ratios ours / echo per pair, and the medians
+of the ratios (target: at most 2). ``--py-spy PATH`` adds one unmeasured run (of `taxireg
+run`, or ``--py-spy-bot echo``) under py-spy and prints where its busy CPU went (``--gil``:
+only the thread holding the GIL is sampled).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Run:
     cpu: float
     replies: int
     registered: int
+    loop_cpu: float = 0.0
+    """CPU of the main thread (the event loop); the rest is other threads (SQLite's)."""
 
     @property
     def wall_per_update(self) -> float:
@@ -80,10 +83,15 @@ class Run:
     def cpu_per_update(self) -> float:
         return self.cpu / self.updates
 
+    @property
+    def loop_share(self) -> float:
+        return self.loop_cpu / self.cpu if self.cpu else 0.0
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` so far, all its threads."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system CPU of process ``pid`` so far: all its threads, or thread ``tid``."""
+    where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    stat = Path(where).read_text()
     # Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -164,11 +172,11 @@ def _clean_env() -> dict[str, str]:
 
 
 def _py_spy() -> str:
-    """py-spy beside this interpreter, else on PATH (it is a tool, not a dependency)."""
+    """py-spy beside this interpreter (the ``bench`` extra), else on PATH."""
     beside = Path(sys.executable).with_name("py-spy")
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
-        raise SystemExit("--py-spy needs py-spy: pip install py-spy")
+        raise SystemExit("--py-spy needs py-spy: pip install -e '.[bench]'")
     return found
 
 
@@ -293,16 +301,18 @@ def _tail(directory: Path, bot: Bot) -> str:
 
 async def drive(
     fake: FakeBotApi, token: str, plan: list[list[dict[str, Any]]], pid: int | None = None
-) -> tuple[dict[str, Any], float]:
-    """Push ``plan``; the fake's answer and the CPU ``pid`` used meanwhile."""
+) -> tuple[dict[str, Any], float, float]:
+    """Push ``plan``; the fake's answer, the CPU ``pid`` used meanwhile and the part of it
+    its main thread (the event loop: the main thread's id is the process id) used."""
     updates = sum(len(wave) for wave in plan)
     timeout = max(30.0, updates / 20)  # even a loaded box answers 20 updates/s
-    before = cpu_seconds(pid) if pid is not None else 0.0
+    before = (cpu_seconds(pid), cpu_seconds(pid, pid)) if pid is not None else (0.0, 0.0)
     answer = await fake.call(
         timeout, op="drive", token=token, waves=plan, timeout=timeout, marker=REGISTERED
     )
-    used = cpu_seconds(pid) - before if pid is not None else 0.0
-    return answer, used
+    if pid is None:
+        return answer, 0.0, 0.0
+    return answer, cpu_seconds(pid) - before[0], cpu_seconds(pid, pid) - before[1]
 
 
 async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
@@ -312,7 +322,7 @@ async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
             await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
             await asyncio.sleep(0.3)
             plan = waves(drivers, FIRST_USER_ID, code)
-            answer, cpu = await drive(fake, token, plan, process.pid)
+            answer, cpu, loop_cpu = await drive(fake, token, plan, process.pid)
     run = Run(
         bot=bot.name,
         updates=answer["updates"],
@@ -320,14 +330,21 @@ async def measure(bot: Bot, fake: FakeBotApi, drivers: int, serial: int) -> Run:
         cpu=cpu,
         replies=answer["replies"],
         registered=answer["marked"],
+        loop_cpu=loop_cpu,
     )
     if bot.kind == "taxireg" and run.registered != drivers:
         raise RuntimeError(f"{bot.name} registered {run.registered} of {drivers} drivers")
     return run
 
 
-async def profile(fake: FakeBotApi, bot: Bot, drivers: int, serial: int, output: Path) -> None:
-    """One unmeasured run of ``bot`` under py-spy (raw collapsed stacks to ``output``)."""
+async def profile(
+    fake: FakeBotApi, bot: Bot, drivers: int, serial: int, output: Path, *, gil: bool = False
+) -> None:
+    """One unmeasured run of ``bot`` under py-spy (raw collapsed stacks to ``output``).
+
+    ``gil``: sample only the thread holding the GIL, i.e. where Python spends CPU (a thread
+    waiting for the GIL or for a core otherwise counts as busy); C code that releases the
+    GIL, such as sqlite3 executing a statement, is then not seen."""
     token = f"{100_000 + serial}:bench-profile"
     py_spy = _py_spy()
     with tempfile.TemporaryDirectory(prefix="taxireg-bench-profile-") as tmp:
@@ -335,7 +352,7 @@ async def profile(fake: FakeBotApi, bot: Bot, drivers: int, serial: int, output:
             await drive(fake, token, waves(WARMUP_DRIVERS, FIRST_USER_ID + 900_000, code))
             spy = await asyncio.create_subprocess_exec(
                 py_spy, "record", "--pid", str(process.pid), "--rate", "250",
-                "--format", "raw", "--output", str(output),
+                "--format", "raw", "--output", str(output), *(["--gil"] if gil else []),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(1.0)  # py-spy attaches
@@ -417,7 +434,8 @@ async def main_async(args: argparse.Namespace) -> None:
             floor = runs["echo"]
             parts = [
                 f"{name} {run.wall_per_update * 1e3:.2f} ms wall, "
-                f"{run.cpu_per_update * 1e3:.2f} ms CPU per update"
+                f"{run.cpu_per_update * 1e3:.2f} ms CPU per update "
+                f"({100 * run.loop_share:.0f} % in the event loop's thread)"
                 + (
                     ""
                     if name == "echo"
@@ -429,7 +447,9 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"pair {pair + 1}: " + "; ".join(parts), flush=True)
         if args.py_spy:
             bot = echo if args.py_spy_bot == "echo" else ours
-            await profile(fake, bot, args.drivers, len(bots) * args.pairs, Path(args.py_spy))
+            await profile(
+                fake, bot, args.drivers, len(bots) * args.pairs, Path(args.py_spy), gil=args.gil
+            )
     if rounds:
         report(rounds, [b.name for b in bots], args)
 
@@ -456,6 +476,8 @@ def report(rounds: list[dict[str, Run]], names: list[str], args: argparse.Namesp
         wall = median_ms([r[name].wall_per_update for r in rounds])
         cpu = median_ms([r[name].cpu_per_update for r in rounds])
         print(f"  {name + ' wall per update':40} {wall}\n  {name + ' CPU per update':40} {cpu}")
+        loop = median_ms([r[name].loop_cpu / r[name].updates for r in rounds])
+        print(f"  {name + ' CPU per update, event loop':40} {loop}")
     for name in names[1:]:
         ratios(f"{name} / echo", name, "echo", "; target <= 2")
     if len(names) > 2:
@@ -479,6 +501,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--py-spy-bot", choices=("taxireg", "echo"), default="taxireg", help="bot to profile"
+    )
+    parser.add_argument(
+        "--gil", action="store_true", help="py-spy samples only the thread holding the GIL"
     )
     parser.add_argument(
         "--against",
