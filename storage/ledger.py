@@ -168,14 +168,10 @@ class SqlLedger:
         return found
 
     def completed_counts(self, driver_ids: Collection[int]) -> dict[int, int]:
-        o = t.orders.c
+        c = t.driver_order_counts.c
         counts: dict[int, int] = {}
         for chunk in _chunks(driver_ids):
-            query = (
-                select(o.driver_id, func.count())
-                .where(self._in(o.driver_id, chunk), o.status == OrderStatus.COMPLETED.value)
-                .group_by(o.driver_id)
-            )
+            query = select(c.driver_id, c.completed).where(self._in(c.driver_id, chunk))
             counts.update({row[0]: int(row[1]) for row in self._conn.execute(query)})
         return counts
 
@@ -258,6 +254,9 @@ class SqlLedger:
             # Another import stored one of these orders after we looked: its transaction is
             # gone for us; the caller runs the batch again and finds them stored.
             raise StaleState("an order of this batch was stored by another import") from exc
+        counted = _completed_per_driver(orders)
+        if counted:
+            self._conn.execute(_PG_COUNT_ADD, {"d": list(counted), "n": list(counted.values())})
         return {row.external_id: row.id for row in inserted}
 
     def _add_orders_sqlite(self, orders: Sequence[Order], now: datetime) -> dict[str, int]:
@@ -287,6 +286,9 @@ class SqlLedger:
             self._conn.exec_driver_sql(_SQLITE_ADD_ORDERS, rows)
         except IntegrityError as exc:
             raise StaleState("an order of this batch was stored by another import") from exc
+        counted = _completed_per_driver(orders)
+        if counted:
+            self._conn.exec_driver_sql(_SQLITE_COUNT_ADD, list(counted.items()))
         return ids
 
     def post(self, park: str, rows: Sequence[tuple[int, Accrual]], now: datetime) -> None:
@@ -390,13 +392,28 @@ class SqlLedger:
         return posted, done
 
     def cancel_orders(self, order_ids: Collection[int], now: datetime) -> None:
-        o = t.orders.c
+        o, c = t.orders.c, t.driver_order_counts.c
+        completed = OrderStatus.COMPLETED.value
         for chunk in _chunks(order_ids):
+            # Only completed orders leave the counts: a second cancel takes nothing away.
+            leaving = self._conn.execute(
+                select(o.driver_id, func.count())
+                .where(self._in(o.id, chunk), o.status == completed)
+                .group_by(o.driver_id)
+                .order_by(o.driver_id)
+            ).all()
             self._conn.execute(
                 update(t.orders)
-                .where(self._in(o.id, chunk))
+                .where(self._in(o.id, chunk), o.status == completed)
                 .values(status=OrderStatus.CANCELLED.value, updated_at=now)
             )
+            if leaving:
+                self._conn.execute(
+                    update(t.driver_order_counts)
+                    .where(c.driver_id == bindparam("d"))
+                    .values(completed=c.completed - bindparam("n")),
+                    [{"d": driver, "n": int(n)} for driver, n in leaving],
+                )
 
     # -- balances and entries ----------------------------------------------------------------
 
@@ -658,6 +675,12 @@ _MONTH_ADD = (
     " SET amount_kopecks = ledger_month_sums.amount_kopecks + excluded.amount_kopecks"
 )
 _SQLITE_MONTH_ADD = _MONTH_ADD.format(rows="VALUES (?, ?, ?, ?, ?)")
+_COUNT_ADD = (
+    "INSERT INTO driver_order_counts (driver_id, completed) {rows}"
+    " ON CONFLICT (driver_id) DO UPDATE"
+    " SET completed = driver_order_counts.completed + excluded.completed"
+)
+_SQLITE_COUNT_ADD = _COUNT_ADD.format(rows="VALUES (?, ?)")
 _SQLITE_MONTH_SUMS = (
     "SELECT beneficiary_kind, beneficiary_id, referred_driver_id, month, amount_kopecks"
     " FROM ledger_month_sums WHERE referred_driver_id IN ({drivers}) AND month IN ({months})"
@@ -734,6 +757,22 @@ _PG_MONTH_ADD = text(
     bindparam("i", type_=postgresql.ARRAY(Integer())),
     bindparam("a", type_=postgresql.ARRAY(BigInteger())),
 )
+
+_PG_COUNT_ADD = text(
+    _COUNT_ADD.format(rows="SELECT d, n FROM unnest(:d, :n) AS u(d, n)")
+).bindparams(
+    bindparam("d", type_=postgresql.ARRAY(Integer())),
+    bindparam("n", type_=postgresql.ARRAY(Integer())),
+)
+
+
+def _completed_per_driver(orders: Sequence[Order]) -> dict[int, int]:
+    """New completed orders per driver, drivers in ascending order (the lock order)."""
+    counted: dict[int, int] = defaultdict(int)
+    for order in orders:
+        if order.status is OrderStatus.COMPLETED:
+            counted[order.driver_id] += 1
+    return dict(sorted(counted.items()))
 
 
 def _sqlite_chains(levels: int, count: int) -> tuple[str, tuple[object, ...]]:

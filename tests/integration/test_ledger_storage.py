@@ -95,6 +95,46 @@ async def test_cap_window_and_threshold_on_real_storage(db: SqlDatabase) -> None
     assert report.entries == 0  # outside the 30-day window
 
 
+async def test_summaries_match_what_they_sum(db: SqlDatabase) -> None:
+    """The month sums and the completed counts the import keeps equal the ledger and the
+    orders table after new orders, orders arriving cancelled, a cancellation within the
+    batch that stored the order, a later cancellation and a second cancel of it."""
+    service = make_service(db, monthly_cap_kopecks=1_000_000, min_orders=1)
+    await service.import_orders(
+        "mos",
+        [
+            order("s1", 3, 100_000),
+            order("s2", 3, 50_000),
+            order("s3", 2, 70_000),
+            order("s4", 3, 10_000, "cancelled"),
+            order("s5", 2, 20_000),
+            order("s5", 2, 20_000, "cancelled"),
+        ],
+    )
+    await service.import_orders("mos", [order("s6", 3, 40_000), order("s2", 3, 50_000)])
+    for _ in range(2):
+        await service.import_orders("mos", [order("s1", 3, 100_000, "cancelled")])
+
+    def compare(c: Connection) -> None:
+        lg, ms, o, n = t.ledger.c, t.ledger_month_sums.c, t.orders.c, t.driver_order_counts.c
+        keys = (lg.referred_driver_id, lg.month, lg.beneficiary_kind, lg.beneficiary_id)
+        summed = c.execute(select(*keys, func.sum(lg.amount_kopecks)).group_by(*keys)).all()
+        kept = c.execute(
+            select(
+                ms.referred_driver_id, ms.month, ms.beneficiary_kind, ms.beneficiary_id
+            ).add_columns(ms.amount_kopecks)
+        ).all()
+        assert sorted(map(tuple, kept)) == sorted(map(tuple, summed))
+        assert any(total == 0 for *_, total in kept)  # s1's rows, reversed
+        counted = c.execute(
+            select(o.driver_id, func.count()).where(o.status == "completed").group_by(o.driver_id)
+        ).all()
+        stored = c.execute(select(n.driver_id, n.completed).where(n.completed != 0)).all()
+        assert sorted(map(tuple, stored)) == sorted(map(tuple, counted)) == [(2, 1), (3, 2)]
+
+    await db.run_on_connection(compare)
+
+
 async def test_payout_rules_and_statuses(db: SqlDatabase) -> None:
     service = make_service(db)
     await service.import_orders("mos", [order("a", 2, 500_000)])  # D1 gets 50 000
