@@ -324,20 +324,20 @@ class SqlLedger:
                         stamp,
                     )
                 )
+        if sqlite:  # one writer at a time: no lock order to keep
+            self._conn.exec_driver_sql(_SQLITE_POST, params)
+            self._conn.exec_driver_sql(
+                _SQLITE_BALANCES,
+                [(who.kind.value, who.id, park, n, stamp, n) for who, n in totals.items()],
+            )
+            self._conn.exec_driver_sql(
+                _SQLITE_MONTH_ADD, [(*key, total) for key, total in months.items()]
+            )
+            return
         # Sorted: concurrent imports lock balance rows in one order, so they queue instead
         # of deadlocking on PostgreSQL.
         owners = sorted(totals.items(), key=lambda item: (item[0].kind.value, item[0].id))
         month_rows = sorted(months.items())
-        if sqlite:
-            self._conn.exec_driver_sql(_SQLITE_POST, params)
-            self._conn.exec_driver_sql(
-                _SQLITE_BALANCES,
-                [(who.kind.value, who.id, park, total, stamp, total) for who, total in owners],
-            )
-            self._conn.exec_driver_sql(
-                _SQLITE_MONTH_ADD, [(*key, total) for key, total in month_rows]
-            )
-            return
         # PostgreSQL: each statement takes its rows as arrays, one round trip and one plan
         # whatever the batch size (asyncpg's executemany sent a statement per row).
         self._conn.execute(
@@ -817,11 +817,10 @@ def _sqlite_time(moment: datetime) -> str:
     """``UTCDateTime`` on SQLite: naive UTC in SQLAlchemy's DATETIME text format."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the database")
-    u = moment.astimezone(UTC)
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d} "
-        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
-    )
+    u = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff" and the offset cut off (C formatting, twice as fast as
+    # the same string built field by field; an import formats every order's time).
+    return u.isoformat(" ", "microseconds")[:26]
 
 
 def _chunks(values: Collection[T]) -> Iterator[list[T]]:
