@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
 
 from app.settings.errors import ConfigError
 from app.settings.root import Settings
-from app.settings.sources import CONFIG_ENV_VAR, ENV_PREFIX, EnvJsonError, toml_path
+from app.settings.sources import CONFIG_ENV_VAR, ENV_PREFIX, toml_path
 
 
 def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -30,8 +32,8 @@ def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Se
     if config_path is not None:
         path = Path(config_path).expanduser()
         origin = f" (named by {CONFIG_ENV_VAR})" if from_env else ""
-        # An operator who named a file wants to hear that it is not there, in these
-        # words rather than as an OSError of the reader.
+        # TomlConfigSettingsSource silently skips missing files; an operator who named
+        # a file wants to hear that it is not there.
         if not path.exists():
             raise ConfigError(f"config error: file not found: {path}{origin}")
         if not path.is_file():
@@ -51,11 +53,8 @@ def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Se
         ) from None
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, path, overrides)) from None
-    except EnvJsonError as exc:
-        env_name = ENV_PREFIX + exc.field.upper()
-        raise ConfigError(
-            f"config error: {exc.field}: invalid JSON in environment variable {env_name}"
-        ) from None
+    except SettingsError as exc:
+        raise ConfigError(_describe_settings_error(exc)) from None
     except RecursionError:
         # The TOML file's own case is caught where it is parsed (sources.py); what is left
         # is JSON in a TAXIREG_* variable (or an argument) nested thousands deep.
@@ -105,3 +104,16 @@ def _where(loc: tuple[Any, ...], path: Path | None, overrides: Mapping[str, Any]
         if candidate in env_names:
             return f" (env {env_names[candidate]})"
     return f" (file {path})" if path is not None else ""
+
+
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([^"]+)"')
+
+
+def _describe_settings_error(exc: SettingsError) -> str:
+    # pydantic-settings raises this when an env value for a complex field is not JSON.
+    match = _SETTINGS_ERROR_FIELD.search(str(exc))
+    if match is None:
+        return "config error: " + " ".join(str(exc).split())
+    field = match[1]
+    env_name = ENV_PREFIX + field.upper().replace(".", "__")
+    return f"config error: {field}: invalid JSON in environment variable {env_name}"

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.settings.errors import UnknownPark
 from app.settings.masking import mask_dump, redact_url
@@ -21,7 +22,7 @@ from app.settings.sections import (
     VkSettings,
     WebSettings,
 )
-from app.settings.sources import gather
+from app.settings.sources import ENV_PREFIX, sources
 
 
 def default_data_dir() -> Path:
@@ -34,17 +35,14 @@ def default_data_dir() -> Path:
     return base / "taxireg"
 
 
-class Settings(BaseModel):
-    """All of taxireg's configuration. Build it with ``load_settings()``.
+class Settings(BaseSettings):
+    """All of taxireg's configuration. Build it with ``load_settings()``."""
 
-    ``Settings(**values)`` reads the environment and the TOML file too (``sources.gather``):
-    the values given win, key by key.
-    """
-
-    model_config = ConfigDict(
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
         # A misspelt top-level key in the TOML file is an error, not a silent default.
         extra="forbid",
-        validate_default=True,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -59,8 +57,16 @@ class Settings(BaseModel):
     """``[web]``; without it ``taxireg run`` serves no web pages or APIs."""
     parks: list[ParkSettings] = Field(default_factory=list)
 
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**gather(type(self), values))
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return sources(settings_cls, init_settings, env_settings)
 
     @field_validator("data_dir")
     @classmethod

@@ -1,7 +1,7 @@
 """What a read-only command does not import, beyond the frameworks ``test_cli_imports``
-checks: pydantic-settings (settings read their sources themselves), the repositories the
-command does not use, phonenumbers where no phone is parsed, and the partner cabinet
-(which brings the registration flow and its texts) outside ``partner referrals``."""
+checks: the repositories the command does not use, phonenumbers where no phone is parsed,
+and the partner cabinet (which brings the registration flow and its texts) outside
+``partner referrals``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.unit.test_cli import Cli, clean_env, write_config
 
-NEVER = ("pydantic_settings", "dotenv", "storage.ledger", "storage.broadcasts", "storage.outbox")
+NEVER = ("storage.ledger", "storage.broadcasts", "storage.outbox")
 
 
 @pytest.fixture
