@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -95,32 +96,23 @@ class NotificationScheduler:
             max_instances=2,
             coalesce=True,
         )
-        scheduler.add_job(
-            self._cleanup,
-            IntervalTrigger(seconds=options.cleanup_every.total_seconds()),
-            id="cleanup",
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-        )
+
+        def every(job: Callable[[], Awaitable[Any]], period: timedelta, job_id: str) -> None:
+            """A periodic job that runs once at start, then one at a time."""
+            scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=period.total_seconds()),
+                id=job_id,
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+            )
+
+        every(self._cleanup, options.cleanup_every, "cleanup")
         if self.reminders is not None:
-            scheduler.add_job(
-                self.remind,
-                IntervalTrigger(seconds=options.reminders_every.total_seconds()),
-                id="reminders",
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-            )
+            every(self.remind, options.reminders_every, "reminders")
         if self.bonus_alerts is not None:
-            scheduler.add_job(
-                self.alert_bonuses,
-                IntervalTrigger(seconds=options.bonus_alerts_every.total_seconds()),
-                id="bonus-alerts",
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-            )
+            every(self.alert_bonuses, options.bonus_alerts_every, "bonus-alerts")
         at = options.digest_time
         # Digests for the parks whose bots can send; the outbox key keeps a digest single
         # when several processes run the job.
