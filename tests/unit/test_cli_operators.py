@@ -22,9 +22,11 @@ from app.commands.output import Format, stream
 from core.domain.operators import DRIVER_COLUMNS, DriverFilter, driver_record
 from core.services import admin as admin_module
 from storage import tables as t
-from tests.conftest import make_settings, reset_postgres
+from tests.conftest import make_settings
 from tests.fakes.clock import FakeClock
-from tests.unit.test_cli import REPO, TIMEOUT, Cli, clean_env, register_driver, write_config
+from tests.unit.test_cli import REPO, TIMEOUT, Cli, cli, db_url, register_driver
+
+__all__ = ["cli", "db_url"]  # the fixtures, imported so pytest finds them here
 
 GOOD_AND_BAD = (
     "Name,Phone,Code,Alerts,comment\n"  # any case, extra columns ignored
@@ -38,19 +40,6 @@ GOOD_AND_BAD = (
     "\n"  # blank: skipped
     "=HYPERLINK(1),+79160000006,,instant,\n"  # 10: added; a formula-like name is text
 )
-
-
-@pytest.fixture
-async def db_url(database_url: str) -> str:
-    if database_url.startswith("postgresql"):
-        await reset_postgres(database_url)
-    return database_url
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    config = write_config(tmp_path / "taxireg.toml", db_url, tmp_path)
-    return Cli(clean_env(TAXIREG_CONFIG=str(config)))
 
 
 def run(cli: Cli, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

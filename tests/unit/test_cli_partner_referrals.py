@@ -7,26 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from app.bootstrap import build
-from tests.conftest import make_settings, reset_postgres
-from tests.unit.test_cli import Cli, clean_env, register_driver, write_config
+from tests.conftest import make_settings
+from tests.unit.test_cli import Cli, cli, db_url, register_driver
+
+__all__ = ["cli", "db_url"]  # the fixtures, imported so pytest finds them here
 
 ANNA = "+79165554433"
-
-
-@pytest.fixture
-async def db_url(database_url: str) -> str:
-    if database_url.startswith("postgresql"):
-        await reset_postgres(database_url)
-    return database_url
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    config = write_config(tmp_path / "taxireg.toml", db_url, tmp_path)
-    return Cli(clean_env(TAXIREG_CONFIG=str(config)))
 
 
 async def test_referrals_show_an_erased_driver_as_deleted(
