@@ -1,11 +1,15 @@
 """The web front end served for real: uvicorn on a free loopback port, over the same wired
-container (real SQLite, or PostgreSQL when configured) that ``taxireg run`` builds."""
+container (real SQLite, or PostgreSQL when configured) that ``taxireg run`` builds.
+
+``web``: the landing pages with three partners' codes; ``api``: the JSON API
+(``tests.web.api_support.serve_api``), which a suite that needs more wiring overrides."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,9 @@ from app.bootstrap import Container
 from app.demo import free_port
 from app.wiring_web import WebPart, web_app
 from core.domain.landing import AppLinks
+from tests.fakes.clock import FakeClock
+from tests.fakes.sms import RecordingSms
+from tests.web.api_support import Api, serve_api
 from web.metrics import Metrics
 from web.options import WebOptions
 
@@ -54,3 +61,11 @@ async def web(container: Container) -> AsyncIterator[Web]:
         yield Web(container, base, metrics, codes)
     finally:
         await asyncio.wait_for(part.stop(), 15)
+
+
+@pytest.fixture
+async def api(
+    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
+) -> AsyncIterator[Api]:
+    async with serve_api(database_url, tmp_path, clock, sms) as served:
+        yield served

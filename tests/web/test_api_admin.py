@@ -3,27 +3,13 @@ trail, the entered code under the CLI's park check, and the funnel of every park
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
-import pytest
 
 from core.replies import Action
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
 from tests.integration.flow import Person
-from tests.web.api_support import ADMIN_TOKEN, Api, serve_api
+from tests.web.api_support import ADMIN_TOKEN, Api
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 def error(response: httpx.Response, status: int, code: str) -> None:

@@ -5,30 +5,17 @@ driver for a concurrent double submit and for a phone already registered in Tele
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from core.domain.model import Channel, OwnerKind
 from core.replies import Action
 from storage import tables
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
 from tests.integration.flow import Person
-from tests.web.api_support import APP_KEYS, Api, serve_api
+from tests.web.api_support import APP_KEYS, Api
 
 PHONE = "+79161234567"
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def drivers(api: Api) -> int:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from tests.bots.notifications_env import linked_partner, outbox
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
-from tests.web.api_support import ADMIN_TOKEN, Api, serve_api
+from tests.web.api_support import Api
+from tests.web.test_api_admin import AUTH
 
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 URL = "/api/v1/admin/broadcasts"
 NEWS = {"park": "mos", "to": "partners", "text": "Новые тарифы с понедельника."}
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def test_dry_run_create_repeat_status_and_cancel(api: Api) -> None:

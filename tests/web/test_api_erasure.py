@@ -3,27 +3,12 @@ what the partner sees afterwards: «удалён», the count unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from core.services.erasure import FORGOTTEN
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
-from tests.web.api_support import Api, serve_api
+from tests.web.api_support import Api
 from tests.web.test_api_admin import AUTH, error
 from tests.web.test_api_partner import ANNA, register_with, sign_in
 
 DRIVER = "+79160000001"
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def test_card_consents_then_erasure_and_the_partners_view(api: Api) -> None:

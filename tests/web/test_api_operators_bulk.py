@@ -7,17 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from core.domain.operators import DRIVER_COLUMNS, PARTNER_COLUMNS, UNFINISHED_COLUMNS
 from core.services import admin as admin_module
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
-from tests.web.api_support import Api, serve_api
+from tests.web.api_support import Api
 from tests.web.test_api_admin import AUTH, error
 from tests.web.test_api_partner import ANNA, register_with
 
@@ -32,14 +28,6 @@ FILE = (
     "Иван дубль,+79160000001,,\n"  # 5: the same phone as line 2
     "=HYPERLINK(1),+79160000006,,\n"  # 6: added; exported as text
 )
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def partners(api: Api) -> list[tuple[str, str | None]]:

@@ -4,12 +4,10 @@ counts that match a scripted set of visits and registrations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.bootstrap import Container
 from core.domain.model import Channel
@@ -20,14 +18,6 @@ from tests.integration.flow import Person
 from tests.web.api_support import Api, serve_api
 
 ANNA, BORIS = "+79161112233", "+79165556677"
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def sign_in(api: Api, phone: str) -> dict[str, str]:

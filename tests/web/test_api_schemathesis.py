@@ -4,27 +4,14 @@ sent over real HTTP to the served app, never get a 5xx. Bounded: a few examples 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis.errors import NonInteractiveExampleWarning
 
-from tests.fakes.clock import FakeClock
-from tests.fakes.sms import RecordingSms
-from tests.web.api_support import ADMIN_TOKEN, APP_KEYS, Api, serve_api
+from tests.web.api_support import ADMIN_TOKEN, APP_KEYS, Api
 
 EXAMPLES = 12  # per operation: the whole test stays within seconds
-
-
-@pytest.fixture
-async def api(
-    database_url: str, tmp_path: Path, clock: FakeClock, sms: RecordingSms
-) -> AsyncIterator[Api]:
-    async with serve_api(database_url, tmp_path, clock, sms) as served:
-        yield served
 
 
 async def test_no_5xx_on_generated_input(api: Api) -> None:
