@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,18 +85,27 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
 
 
 async def build_app(
-    database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram, **notify: Any
+    database_url: str,
+    tmp_path: Path,
+    clock: FakeClock,
+    server: FakeTelegram,
+    *,
+    parks: Sequence[Mapping[str, Any]] = PARKS,
+    registration: Mapping[str, Any] | None = None,
+    **notify: Any,
 ) -> Container:
+    """The app with ``parks``' bots on the fake server; ``notify`` on top of ``FAST``."""
     if database_url.startswith("postgresql"):
         await reset_postgres(database_url)
-    parks = [{**park, "telegram_token": TOKENS[park["slug"]]} for park in PARKS]
+    more = {} if registration is None else {"registration": dict(registration)}
     settings = load_settings(
         None,
         data_dir=tmp_path,
         database={"url": database_url},
-        parks=parks,
+        parks=[{**park, "telegram_token": TOKENS[park["slug"]]} for park in parks],
         telegram={"api_server": server.base_url},
         notifications={**FAST, **notify},
+        **more,
     )
     return await build(settings, clock=clock)
 

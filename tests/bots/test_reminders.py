@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.bootstrap import Container, build
-from app.settings import load_settings
+from app.bootstrap import Container
 from app.wiring_scheduler import build_scheduler
 from core.domain.delivery import Status
 from core.domain.model import Channel, Identity, Profile
@@ -26,15 +25,15 @@ from core.replies import Answer
 from scheduler.service import NotificationScheduler
 from storage import stats
 from tests.bots.notifications_env import (
-    FAST,
     TOKENS,
     JobContext,
+    build_app,
     deliver_once,
     linked_partner,
     next_phone,
     rows,
 )
-from tests.conftest import PARKS, reset_postgres
+from tests.conftest import PARKS
 from tests.fakes.clock import FakeClock
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -51,22 +50,15 @@ async def app(
     database_url: str, tmp_path: Path, clock: FakeClock, server: FakeTelegram
 ) -> AsyncIterator[Container]:
     """Both parks with bots on the fake server; spb has reminders switched off."""
-    if database_url.startswith("postgresql"):
-        await reset_postgres(database_url)
-    parks = [
-        {**park, "telegram_token": TOKENS[park["slug"]], "reminders": park["slug"] != "spb"}
-        for park in PARKS
-    ]
-    settings = load_settings(
-        None,
-        data_dir=tmp_path,
-        database={"url": database_url},
+    parks = [{**park, "reminders": park["slug"] != "spb"} for park in PARKS]
+    container = await build_app(
+        database_url,
+        tmp_path,
+        clock,
+        server,
         parks=parks,
-        telegram={"api_server": server.base_url},
-        notifications=FAST,
         registration={"reminder_after_hours": 24},
     )
-    container = await build(settings, clock=clock)
     try:
         yield container
     finally:
@@ -88,6 +80,20 @@ async def say(
     )
 
 
+def contact() -> ContactShared:
+    """A new driver's own phone, shared with the contact button."""
+    return ContactShared(next_phone().lstrip("+"), own=True)
+
+
+async def reminder_queued(app: Container, jobs: NotificationScheduler, clock: FakeClock) -> int:
+    """A driver who pressed Start and stayed away 25 h, with the job's reminder queued."""
+    user = next(_users)
+    await say(app, user, Start())
+    clock.advance(hours=25)
+    assert await jobs.remind() == 1
+    return user
+
+
 def keyboard(params: dict[str, Any]) -> list[str]:
     markup = params.get("reply_markup") or {}
     return [button["text"] for row in markup.get("keyboard", []) for button in row]
@@ -103,7 +109,7 @@ async def test_one_reminder_a_day_later_with_a_button_that_continues(
     stopped_half_way, finished, said_stop = next(_users), next(_users), next(_users)
     await say(app, stopped_half_way, Start(), lang="en")
     await say(app, finished, Start())
-    await say(app, finished, ContactShared(next_phone().lstrip("+"), own=True))
+    await say(app, finished, contact())
     await say(app, finished, Text(NO_CODE))
     await say(app, said_stop, Start())
     await say(app, said_stop, Command("stop"))
@@ -130,7 +136,7 @@ async def test_one_reminder_a_day_later_with_a_button_that_continues(
     # The button continues where they stopped: the phone step asks for the contact again.
     answer = await say(app, stopped_half_way, Text("Continue registration"), lang="en")
     assert answer.replies[0].key == "phone-ask-contact"
-    await say(app, stopped_half_way, ContactShared(next_phone().lstrip("+"), own=True), lang="en")
+    await say(app, stopped_half_way, contact(), lang="en")
     await say(app, stopped_half_way, Text("I have no referral code"), lang="en")
 
     counts = await app.db.run_on_connection(stats.collect, readonly=True)
@@ -147,7 +153,7 @@ async def test_a_confirmed_phone_gets_the_code_reminder_in_russian(
     partner = await linked_partner(app)  # not linked to Telegram: no alert to send
     user = next(_users)
     await say(app, user, Start())
-    await say(app, user, ContactShared(next_phone().lstrip("+"), own=True))  # at the code step
+    await say(app, user, contact())  # at the code step
     assert partner.code
     clock.advance(hours=25)
     assert await jobs.remind() == 1
@@ -188,12 +194,9 @@ async def test_finishing_after_the_reminder_was_queued_drops_it(
     server: FakeTelegram,
     clock: FakeClock,
 ) -> None:
-    user = next(_users)
-    await say(app, user, Start())
-    clock.advance(hours=25)
-    assert await jobs.remind() == 1
+    user = await reminder_queued(app, jobs, clock)
     # They come back on their own before the relay's pass, and finish.
-    await say(app, user, ContactShared(next_phone().lstrip("+"), own=True))
+    await say(app, user, contact())
     await say(app, user, Text(NO_CODE))
     sent_before = len(server.sent(MOS, user))
     await deliver_once(ctx)
@@ -209,10 +212,7 @@ async def test_a_stop_after_queueing_drops_it_too(
     server: FakeTelegram,
     clock: FakeClock,
 ) -> None:
-    user = next(_users)
-    await say(app, user, Start())
-    clock.advance(hours=25)
-    assert await jobs.remind() == 1
+    user = await reminder_queued(app, jobs, clock)
     await say(app, user, Command("stop"))
     await deliver_once(ctx)
     assert not server.sent(MOS, user)
@@ -307,8 +307,8 @@ async def test_the_funnel_counts_reminded_and_reminded_then_registered(
     clock.advance(hours=25)
     await say(app, never_reminded, Start(partner.code))
     assert await jobs.remind() == 2
-    await say(app, comes_back, ContactShared(next_phone().lstrip("+"), own=True))
-    await say(app, never_reminded, ContactShared(next_phone().lstrip("+"), own=True))
+    await say(app, comes_back, contact())
+    await say(app, never_reminded, contact())
 
     start, end = clock.now() - timedelta(days=3), clock.now() + timedelta(days=1)
     day, zone = clock.now().date(), ZoneInfo("Europe/Moscow")
