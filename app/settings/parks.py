@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from app.settings.base import Section
-from app.settings.checks import blank_to_none, check_http_url, check_text, error
+from app.settings.checks import (
+    blank_is_none,
+    blank_to_none,
+    check_http_url,
+    check_text,
+    error,
+)
 from core.domain import limits
 from core.domain.bonus import BonusProgram, RuleError
 from core.domain.bonus_config import program_from_config
@@ -95,10 +101,7 @@ class ParkSettings(Section):
     def _check_webhook_url(cls, value: str | None) -> str | None:
         return None if value is None else check_http_url(value, limits.URL)
 
-    @field_validator("telegram_token", "vk_token", "app_api_key", "webhook_secret", mode="before")
-    @classmethod
-    def _blank_token(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("telegram_token", "vk_token", "app_api_key", "webhook_secret")
 
     @field_validator("telegram_username", "vk_screen_name", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from app.settings.base import Section
-from app.settings.checks import blank_to_none, check_http_url, check_text, error
+from app.settings.checks import blank_is_none, check_http_url, check_text, error
 from core.domain import limits
 from core.domain.registration import MIN_OTP_SECRET
 
@@ -39,10 +39,7 @@ class DatabaseSettings(Section):
     """A file holding ``url``: a PostgreSQL URL carries the database password."""
     echo: bool = False
 
-    @field_validator("url", mode="before")
-    @classmethod
-    def _blank_url(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("url")
 
     @field_validator("url")
     @classmethod
@@ -98,10 +95,7 @@ class TelegramSettings(Section):
     """setWebhook's ``secret_token``; generated once into the database when unset."""
     webhook_secret_file: Path | None = None
 
-    @field_validator("webhook_secret", mode="before")
-    @classmethod
-    def _blank_secret(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("webhook_secret", "api_server")
 
     @field_validator("webhook_secret")
     @classmethod
@@ -112,11 +106,6 @@ class TelegramSettings(Section):
                 "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)",
             )
         return value
-
-    @field_validator("api_server", mode="before")
-    @classmethod
-    def _blank_server(cls, value: Any) -> Any:
-        return blank_to_none(value)
 
     @field_validator("api_server")
     @classmethod
@@ -139,10 +128,7 @@ class VkSettings(Section):
     """The «Секретный ключ» set in the communities' Callback API settings."""
     callback_secret_file: Path | None = None
 
-    @field_validator("callback_secret", "callback_confirmation", mode="before")
-    @classmethod
-    def _blank_callback(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("callback_secret", "callback_confirmation")
 
     @field_validator("callback_confirmation")
     @classmethod
@@ -193,10 +179,7 @@ class SmsSettings(Section):
             raise error("sms_code_secret_short", f"must be at least {MIN_OTP_SECRET} bytes")
         return value
 
-    @field_validator("url", mode="before")
-    @classmethod
-    def _blank_url(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("url")
 
     @field_validator("url")
     @classmethod
@@ -346,7 +329,4 @@ class WebSettings(Section):
     def _check_public_url(cls, value: str) -> str:
         return check_http_url(value, limits.URL).rstrip("/")
 
-    @field_validator("admin_token", mode="before")
-    @classmethod
-    def _blank_token(cls, value: Any) -> Any:
-        return blank_to_none(value)
+    _blank = blank_is_none("admin_token")
