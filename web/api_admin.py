@@ -8,7 +8,6 @@ none, a wrong one, or no token configured at all is 401 ``unauthorized``.
 # web.api_partner).
 
 import csv
-import hmac
 import io
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,7 +19,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.domain import limits
@@ -63,12 +61,12 @@ from core.services.admin import AdminService, moment
 from core.services.broadcast import BroadcastService
 from core.services.erasure import AlreadyForgotten
 from core.services.partner_cabinet import PartnerCabinet
+from web.api_auth import admin_token_guard
 from web.api_errors import ApiProblem, responses
 from web.api_partner import FunnelBody, StatsBody, stats_body
 
 PREFIX = "/api/v1/admin"
 ACTOR = "admin-api"
-_bearer = HTTPBearer(auto_error=False, description="[web] admin_token")
 
 
 class ParkBody(BaseModel):
@@ -353,15 +351,9 @@ def admin_router(
     token: str | None,
     broadcasts: BroadcastService | None = None,
 ) -> APIRouter:
-    async def authorized(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        given = (credentials.credentials if credentials else "").encode("utf-8", "replace")
-        expected = (token or "").encode()
-        if not token or not hmac.compare_digest(given, expected):
-            raise ApiProblem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-
-    router = APIRouter(prefix=PREFIX, tags=["admin"], dependencies=[Depends(authorized)])
+    router = APIRouter(
+        prefix=PREFIX, tags=["admin"], dependencies=[Depends(admin_token_guard(token))]
+    )
 
     @router.get("/parks", response_model=list[ParkBody], responses=responses(401))
     async def parks() -> list[ParkBody]:

@@ -11,14 +11,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.domain import limits
@@ -26,9 +24,9 @@ from core.domain.bonus_payouts import Actor, Payout, PayoutStatus
 from core.domain.bonus_records import ORDER_ID_MAX, OrderInput
 from core.domain.errors import UnknownPark
 from core.services.ledger import MAX_BATCH, LedgerService, PayoutRefused
+from web.api_auth import admin_token_guard, check_api_key
 from web.api_errors import ApiProblem, responses
 
-_bearer = HTTPBearer(auto_error=False, description="[web] admin_token")
 ORDERS_PATH = "/api/v1/orders"
 # 1,000 orders with phones and times are about 150 KB of JSON: above the web's usual cap.
 ORDERS_MAX_BODY = 1024 * 1024
@@ -106,13 +104,6 @@ def orders_router(ledger: LedgerService, keys: Mapping[str, str]) -> APIRouter:
     """``keys``: each park's API key; a park without one has no order intake."""
     router = APIRouter(prefix="/api/v1", tags=["orders"])
 
-    def check_key(park: str, key: str | None) -> None:
-        expected = keys.get(park)
-        given = (key or "").encode("utf-8", "surrogatepass")
-        ok = hmac.compare_digest(given, (expected or "\x00" * 32).encode())
-        if not ok or expected is None or park not in ledger.programs:
-            raise ApiProblem(401, "api_key_invalid", "api-api-key")
-
     @router.post(
         "/orders",
         response_model=ImportBody,
@@ -123,7 +114,7 @@ def orders_router(ledger: LedgerService, keys: Mapping[str, str]) -> APIRouter:
         body: OrdersRequest,
         x_api_key: Annotated[str | None, Header(max_length=256)] = None,
     ) -> ImportBody:
-        check_key(body.park, x_api_key)
+        check_api_key(keys, ledger.programs, body.park, x_api_key)
         batch = [
             OrderInput(
                 external_id=o.order_id,
@@ -155,15 +146,9 @@ def orders_router(ledger: LedgerService, keys: Mapping[str, str]) -> APIRouter:
 
 
 def admin_payouts_router(ledger: LedgerService, token: str | None) -> APIRouter:
-    async def authorized(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        given = (credentials.credentials if credentials else "").encode("utf-8", "replace")
-        expected = (token or "").encode()
-        if not token or not hmac.compare_digest(given, expected):
-            raise ApiProblem(401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
-
-    router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(authorized)])
+    router = APIRouter(
+        prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_token_guard(token))]
+    )
 
     @router.get("/payouts", response_model=list[PayoutBody], responses=responses(401))
     async def payouts(
