@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select, text, update
+from sqlalchemy import Select, Table, and_, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -51,6 +51,22 @@ def upsert(conn: Connection, table: Table) -> Any:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+def _filtered(stmt: Select[Any], table: Table, where: DriverFilter, code: Any) -> Select[Any]:
+    """``where``'s park, created-at window, code and channel on ``table`` (drivers or
+    conversations: the same column names but for ``code``); the source is the caller's."""
+    if where.park is not None:
+        stmt = stmt.where(table.c.park_slug == where.park)
+    if where.since is not None:
+        stmt = stmt.where(table.c.created_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(table.c.created_at < where.until)
+    if where.code is not None:
+        stmt = stmt.where(code == where.code)
+    if where.channel is not None:
+        stmt = stmt.where(table.c.channel == where.channel.value)
+    return stmt
 
 
 # Values per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -287,18 +303,9 @@ class SqlDrivers(_Repo):
     def page(self, where: DriverFilter, after_id: int, limit: int) -> list[Driver]:
         d = t.drivers.c
         stmt = select(t.drivers).where(d.id > after_id).order_by(d.id).limit(limit)
-        if where.park is not None:
-            stmt = stmt.where(d.park_slug == where.park)
-        if where.since is not None:
-            stmt = stmt.where(d.created_at >= where.since)
-        if where.until is not None:
-            stmt = stmt.where(d.created_at < where.until)
-        if where.code is not None:
-            stmt = stmt.where(d.entered_code == where.code)
+        stmt = _filtered(stmt, t.drivers, where, code=d.entered_code)
         if where.source is not None:
             stmt = stmt.where(d.source == where.source.value)
-        if where.channel is not None:
-            stmt = stmt.where(d.channel == where.channel.value)
         return [driver_from_row(row) for row in self.conn.execute(stmt)]
 
     def identities(self, driver_id: int) -> list[Identity]:
@@ -437,16 +444,7 @@ class SqlConversations(_Repo):
             .order_by(c.id)
             .limit(limit)
         )
-        if where.park is not None:
-            stmt = stmt.where(c.park_slug == where.park)
-        if where.since is not None:
-            stmt = stmt.where(c.created_at >= where.since)
-        if where.until is not None:
-            stmt = stmt.where(c.created_at < where.until)
-        if where.code is not None:
-            stmt = stmt.where(c.link_code == where.code)
-        if where.channel is not None:
-            stmt = stmt.where(c.channel == where.channel.value)
+        stmt = _filtered(stmt, t.conversations, where, code=c.link_code)
         if where.source is Source.DEEP_LINK:
             stmt = stmt.where(c.link_code.is_not(None))
         elif where.source is not None:  # no code entered yet: only a link can have brought one
