@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.web.conftest import free_port
 from web.api_errors import install_api_errors
 from web.api_webhooks_in import (
     TELEGRAM_SECRET_HEADER,
+    UpdateHandler,
     VkCallback,
     telegram_webhook_router,
     vk_callback_router,
@@ -32,14 +34,10 @@ class Served:
     got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-@pytest.fixture
-async def served() -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serving(handler: UpdateHandler) -> AsyncIterator[httpx.AsyncClient]:
+    """Both webhook routers around ``handler``, served on a free port, and a client of it."""
     from core.texts import Catalog
-
-    got: list[tuple[str, dict[str, Any]]] = []
-
-    async def handler(park: str, update: dict[str, Any]) -> None:
-        got.append((park, update))
 
     app = FastAPI()
     install_api_errors(app, Catalog())
@@ -51,10 +49,23 @@ async def served() -> AsyncIterator[Served]:
         serve(app, "127.0.0.1", port, stop, on_started=lambda _p: started.set())
     )
     await asyncio.wait_for(started.wait(), 10)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            yield http
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    got: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(park: str, update: dict[str, Any]) -> None:
+        got.append((park, update))
+
+    async with serving(handler) as http:
         yield Served(http, got)
-    stop.set()
-    await asyncio.wait_for(task, 15)
 
 
 async def test_telegram_secret_token(served: Served) -> None:
@@ -106,35 +117,20 @@ async def test_vk_callback_confirmation_and_secret(served: Served) -> None:
 
 async def test_a_handler_that_is_not_serving_gets_the_update_sent_again() -> None:
     """A front end that is stopping returns False: 503, so Telegram and VK deliver again."""
-    from core.texts import Catalog
 
     async def stopping(park: str, update: dict[str, Any]) -> bool:
         return False
 
-    app = FastAPI()
-    install_api_errors(app, Catalog())
-    app.include_router(telegram_webhook_router({"mos": TG_SECRET}, stopping))
-    app.include_router(vk_callback_router({"mos": VK}, stopping))
-    port = free_port()
-    stop, started = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        serve(app, "127.0.0.1", port, stop, on_started=lambda _p: started.set())
-    )
-    await asyncio.wait_for(started.wait(), 10)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            tg = await http.post(
-                "/webhooks/telegram/mos",
-                json={"update_id": 1},
-                headers={TELEGRAM_SECRET_HEADER: TG_SECRET},
-            )
-            event = {"type": "message_new", "group_id": 1001, "object": {}, "secret": VK.secret}
-            vk = await http.post("/webhooks/vk/mos", json=event)
-            confirm = {"type": "confirmation", "group_id": 1001, "secret": VK.secret}
-            confirmation = await http.post("/webhooks/vk/mos", json=confirm)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
+    async with serving(stopping) as http:
+        tg = await http.post(
+            "/webhooks/telegram/mos",
+            json={"update_id": 1},
+            headers={TELEGRAM_SECRET_HEADER: TG_SECRET},
+        )
+        event = {"type": "message_new", "group_id": 1001, "object": {}, "secret": VK.secret}
+        vk = await http.post("/webhooks/vk/mos", json=event)
+        confirm = {"type": "confirmation", "group_id": 1001, "secret": VK.secret}
+        confirmation = await http.post("/webhooks/vk/mos", json=confirm)
     for answer in (tg, vk):
         assert answer.status_code == 503
         assert answer.json()["code"] == "not_ready"
