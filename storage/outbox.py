@@ -108,6 +108,11 @@ def outbox_row(row: Any) -> OutboxRow:
     return OutboxRow(**values)
 
 
+def _chat_id(user_id: str) -> int | None:
+    """A Telegram conversation's user id as the chat to write to; None if it is no number."""
+    return int(user_id) if user_id.lstrip("-").isdigit() else None
+
+
 class SqlOutbox:
     def __init__(self, conn: Connection, clock: Clock) -> None:
         self.conn = conn
@@ -239,9 +244,9 @@ class SqlOutbox:
         )
         found: dict[int, DriverTarget] = {}
         for r in self.conn.execute(stmt):
-            if r.user_id.lstrip("-").isdigit():
+            if (chat := _chat_id(r.user_id)) is not None:
                 found[r.driver_id] = DriverTarget(
-                    r.driver_id, int(r.user_id), r.lang, mailing=r.mailing_at is not None
+                    r.driver_id, chat, r.lang, mailing=r.mailing_at is not None
                 )
         return found
 
@@ -250,14 +255,13 @@ class SqlOutbox:
         if not ids:
             return {}
         c = t.conversations
-        stmt = select(
-            c.c.id, c.c.channel, c.c.user_id, c.c.lang, c.c.step, c.c.stopped_at
-        ).where(c.c.id.in_(sorted(ids)))
+        stmt = select(c.c.id, c.c.channel, c.c.user_id, c.c.lang, c.c.step, c.c.stopped_at).where(
+            c.c.id.in_(sorted(ids))
+        )
         found: dict[int, ConversationTarget] = {}
         for r in self.conn.execute(stmt):
-            telegram = r.channel == Channel.TELEGRAM.value and r.user_id.lstrip("-").isdigit()
             open_ = r.step in _UNFINISHED and r.stopped_at is None
-            chat = int(r.user_id) if telegram else None
+            chat = _chat_id(r.user_id) if r.channel == Channel.TELEGRAM.value else None
             found[r.id] = ConversationTarget(r.id, chat, r.lang, open_)
         return found
 
