@@ -13,22 +13,16 @@ from app.bootstrap import build
 from app.cli import main
 from app.settings import load_settings
 from tests.bots.notifications_env import linked_partner, outbox
-from tests.conftest import PARKS
 from tests.fakes.clock import FakeClock
+from tests.unit.test_cli import write_config
 
 TEXT = "Новые тарифы с понедельника.\nПодробности у диспетчера."
 
 
 @pytest.fixture
 async def config(tmp_path: Path) -> Path:
-    path = tmp_path / "taxireg.toml"
-    lines = [f"data_dir = {json.dumps(str(tmp_path))}", "[database]"]
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
-    lines.append(f"url = {json.dumps(database_url)}")
-    for park in PARKS:
-        lines.append("[[parks]]")
-        lines.extend(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in park.items())
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = write_config(tmp_path / "taxireg.toml", database_url, tmp_path, telegram_token=None)
     app = await build(load_settings(path), clock=FakeClock())
     try:
         await linked_partner(app, chat_id=9100)

@@ -19,8 +19,8 @@ from core.domain.delivery import Final, Status
 from core.domain.model import Channel, Identity, Profile
 from core.events import ContactShared, Incoming, Start
 from tests.bots.notifications_env import Store
-from tests.conftest import PARKS
 from tests.fakes.clock import FakeClock
+from tests.unit.test_cli import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60  # a hang fails the test; start-up is about a second per call
@@ -63,13 +63,7 @@ async def env(tmp_path: Path) -> dict[str, str]:
     on PostgreSQL in test_outbox_claims.
     """
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
-    config = tmp_path / "taxireg.toml"
-    lines = [f"data_dir = {json.dumps(str(tmp_path))}", "[database]"]
-    lines.append(f"url = {json.dumps(database_url)}")
-    for park in PARKS:
-        lines.append("[[parks]]")
-        lines.extend(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in park.items())
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config(tmp_path / "taxireg.toml", database_url, tmp_path, telegram_token=None)
 
     app = await build(load_settings(config), clock=FakeClock())
     try:

@@ -36,14 +36,17 @@ def toml_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write_config(path: Path, database_url: str, data_dir: Path) -> Path:
+def write_config(
+    path: Path, database_url: str, data_dir: Path, telegram_token: str | None = TOKEN
+) -> Path:
+    """A config of both test parks on ``database_url``; mos has ``telegram_token``'s bot."""
     lines = [f"data_dir = {toml_value(str(data_dir))}", "[database]"]
     lines.append(f"url = {toml_value(database_url)}")
     for park in PARKS:
         lines.append("[[parks]]")
         lines.extend(f"{key} = {toml_value(value)}" for key, value in park.items())
-        if park["slug"] == "mos":
-            lines.append(f"telegram_token = {toml_value(TOKEN)}")
+        if park["slug"] == "mos" and telegram_token is not None:
+            lines.append(f"telegram_token = {toml_value(telegram_token)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
