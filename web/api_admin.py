@@ -4,8 +4,8 @@ Every call carries ``Authorization: Bearer <[web] admin_token>``, compared in co
 none, a wrong one, or no token configured at all is 401 ``unauthorized``.
 """
 
-# No ``from __future__ import annotations``: the auth dependency is a closure (see
-# web.api_partner).
+# No ``from __future__ import annotations``: FastAPI reads the routes' closures' parameters
+# (see web.api_partner).
 
 import csv
 import io

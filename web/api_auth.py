@@ -9,7 +9,7 @@
 Both compare with ``hmac.compare_digest``, so timing tells nothing about the secret.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the closure's parameters.
 
 import hmac
 from collections.abc import Awaitable, Callable, Container, Mapping
