@@ -67,6 +67,8 @@ from web.api_partner import FunnelBody, StatsBody, stats_body
 
 PREFIX = "/api/v1/admin"
 ACTOR = "admin-api"
+# A driver's or broadcast's id in a path: a positive 32-bit integer, as the columns hold.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class ParkBody(BaseModel):
@@ -432,7 +434,7 @@ def admin_router(
         responses=responses(401, 404, 409),
         summary="Erase a driver's personal data on request (audited, cannot be undone)",
     )
-    async def forget(driver_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> ForgottenBody:
+    async def forget(driver_id: RowId) -> ForgottenBody:
         with _domain_errors():
             done = await admin.forget_driver_id(driver_id, ACTOR)
         return ForgottenBody(driver_id=done.driver_id, park=done.park, forgotten_at=done.at)
@@ -590,7 +592,7 @@ def _broadcast_routes(router: APIRouter, broadcasts: BroadcastService) -> None:
     @router.get(
         "/broadcasts/{broadcast_id}", response_model=BroadcastBody, responses=responses(401, 404)
     )
-    async def broadcast(broadcast_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BroadcastBody:
+    async def broadcast(broadcast_id: RowId) -> BroadcastBody:
         with _domain_errors():
             return BroadcastBody.of(await broadcasts.get(broadcast_id))
 
@@ -601,7 +603,7 @@ def _broadcast_routes(router: APIRouter, broadcasts: BroadcastService) -> None:
         summary="Cancel a broadcast's unsent messages",
     )
     async def cancel_broadcast(
-        broadcast_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        broadcast_id: RowId,
     ) -> BroadcastBody:
         with _domain_errors():
             progress, _ = await broadcasts.cancel(broadcast_id, ACTOR)
