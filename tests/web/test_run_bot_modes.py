@@ -116,27 +116,36 @@ async def wait_metric(base: str, line: str, child: Child) -> None:
     )
 
 
+def webhook_config(
+    tmp_path: Path,
+    port: int,
+    fake: FakeTelegram,
+    notifications: dict[str, object],
+    **telegram: object,
+) -> Path:
+    """The mos bot on ``fake`` in webhook mode, served on ``port``."""
+    config = tmp_path / "taxireg.toml"
+    write_config(
+        config,
+        {
+            "": {"data_dir": str(tmp_path)},
+            "telegram": {"api_server": fake.base_url, "mode": "webhook", **telegram},
+            "web": web_section(port),
+            "notifications": notifications,
+        },
+        [park(port, telegram_token=TOKEN, telegram_username="mos_gortaxi_bot")],
+    )
+    return config
+
+
 async def test_telegram_webhook_mode_registers_and_feeds_metrics(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     hook_url = f"{base}/webhooks/telegram/mos"
     async with FakeTelegram() as fake:
         fake.add_bot(TOKEN, username="mos_gortaxi_bot")
-        config = tmp_path / "taxireg.toml"
-        write_config(
-            config,
-            {
-                "": {"data_dir": str(tmp_path)},
-                "telegram": {
-                    "api_server": fake.base_url,
-                    "mode": "webhook",
-                    "webhook_secret": TG_SECRET,
-                },
-                "web": web_section(port),
-                "notifications": {"deliver_interval_seconds": 0.2, "per_chat_interval_seconds": 0},
-            },
-            [park(port, telegram_token=TOKEN, telegram_username="mos_gortaxi_bot")],
-        )
+        notify = {"deliver_interval_seconds": 0.2, "per_chat_interval_seconds": 0}
+        config = webhook_config(tmp_path, port, fake, notify, webhook_secret=TG_SECRET)
         async with running(config, tmp_path / "run.log") as child:
             await wait_ready(base, child)
             # setWebhook with the public URL and the secret; no polling in webhook mode.
@@ -208,17 +217,7 @@ async def test_telegram_webhook_secret_is_generated_once_and_kept(tmp_path: Path
     port = free_port()
     async with FakeTelegram() as fake:
         fake.add_bot(TOKEN, username="mos_gortaxi_bot")
-        config = tmp_path / "taxireg.toml"
-        write_config(
-            config,
-            {
-                "": {"data_dir": str(tmp_path)},
-                "telegram": {"api_server": fake.base_url, "mode": "webhook"},
-                "web": web_section(port),
-                "notifications": {"enabled": False},
-            },
-            [park(port, telegram_token=TOKEN, telegram_username="mos_gortaxi_bot")],
-        )
+        config = webhook_config(tmp_path, port, fake, {"enabled": False})
         for run in (1, 2):
             async with running(config, tmp_path / f"run{run}.log") as child:
                 await fake.wait_for_requests("setWebhook", count=run, token=TOKEN, timeout=60)
