@@ -62,13 +62,11 @@ from core.services.broadcast import BroadcastService
 from core.services.erasure import AlreadyForgotten
 from core.services.partner_cabinet import PartnerCabinet
 from web.api_auth import admin_token_guard
-from web.api_errors import ApiProblem, responses
+from web.api_errors import ApiProblem, RowId, responses
 from web.api_partner import FunnelBody, StatsBody, stats_body
 
 PREFIX = "/api/v1/admin"
 ACTOR = "admin-api"
-# A driver's or broadcast's id in a path: a positive 32-bit integer, as the columns hold.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class ParkBody(BaseModel):

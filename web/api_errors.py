@@ -8,14 +8,18 @@ Messages come from the ``api-*`` texts of the catalog, in the Accept-Language la
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from core.texts import Catalog
 from web.language import pick_language
+
+# A row's id in a path (driver, broadcast, payout): a positive 32-bit integer, as the columns
+# hold; a larger one is a 422, not a database error.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class ApiErrorBody(BaseModel):

@@ -25,7 +25,7 @@ from core.domain.bonus_records import ORDER_ID_MAX, OrderInput
 from core.domain.errors import UnknownPark
 from core.services.ledger import MAX_BATCH, LedgerService, PayoutRefused
 from web.api_auth import admin_token_guard, check_api_key
-from web.api_errors import ApiProblem, responses
+from web.api_errors import ApiProblem, RowId, responses
 
 ORDERS_PATH = "/api/v1/orders"
 # 1,000 orders with phones and times are about 150 KB of JSON: above the web's usual cap.
@@ -150,12 +150,16 @@ def admin_payouts_router(ledger: LedgerService, token: str | None) -> APIRouter:
         prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_token_guard(token))]
     )
 
-    @router.get("/payouts", response_model=list[PayoutBody], responses=responses(401))
+    @router.get("/payouts", response_model=list[PayoutBody], responses=responses(401, 404))
     async def payouts(
         park: Annotated[str | None, Query(max_length=limits.SLUG)] = None,
         status: PayoutStatus | None = None,
     ) -> list[PayoutBody]:
-        return [_payout(p) for p in await ledger.payouts(park=park, status=status)]
+        try:
+            found = await ledger.payouts(park=park, status=status)
+        except UnknownPark:
+            raise ApiProblem(404, "unknown_park") from None
+        return [_payout(p) for p in found]
 
     @router.post(
         "/payouts/{payout_id}/{action}",
@@ -164,7 +168,7 @@ def admin_payouts_router(ledger: LedgerService, token: str | None) -> APIRouter:
         summary="Move a payout request: process, confirm, fail or cancel",
     )
     async def move(
-        payout_id: int, action: PayoutAction, body: MoveRequest | None = None
+        payout_id: RowId, action: PayoutAction, body: MoveRequest | None = None
     ) -> PayoutBody:
         note = body.note if body else None
         try:

@@ -615,6 +615,8 @@ class LedgerService:
         owner: Beneficiary | None = None,
         status: PayoutStatus | None = None,
     ) -> list[Payout]:
+        if park is not None:
+            self.program(park)  # an unknown park (or any junk) is refused before the database
         return await self._db.read(
             lambda uow: uow.ledger.payouts(park=park, owner=owner, status=status)
         )

@@ -111,6 +111,13 @@ async def test_admin_payout_workflow(api: Api) -> None:
     error(
         await api.http.post("/api/v1/admin/payouts/999/confirm", headers=ADMIN), 404, "not_found"
     )
+    # Ids and parks no column could hold are refused before the database (PostgreSQL's
+    # int4 and text would raise): a clear 422 / 404, never a 500.
+    too_big = await api.http.post(f"/api/v1/admin/payouts/{2**40}/confirm", headers=ADMIN)
+    assert too_big.status_code == 422
+    for park in ("nowhere", "mo\x00s"):
+        unknown = await api.http.get("/api/v1/admin/payouts", params={"park": park}, headers=ADMIN)
+        error(unknown, 404, "unknown_park")
     balance = await api.container.ledger.balance(owner)
     assert (balance.paid, balance.available) == (60_000, 40_000)
 
