@@ -8,7 +8,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from app import logs
 from app.logs import NOISY_LOGGERS, redact, setup_logging
 from app.settings import LoggingSettings
 
@@ -98,3 +101,21 @@ def test_full_phones_are_masked_but_ids_are_not() -> None:
     assert redact("params ('+79161234567', 'mos')") == "params ('+7 *** ***-45-67', 'mos')"
     assert redact("typed 89161234567") == "typed 8 *** ***-45-67"
     assert redact("update 987654321 chat -1001234567890") == "update 987654321 chat -1001234567890"
+
+
+_SECRETISH = st.sampled_from(
+    [TOKEN, "access_token=abc", "ACCESS_TOKEN: 'x'", "+79161234567", "89161234567", "7", "+"]
+)
+
+
+@given(
+    st.lists(st.one_of(st.text(max_size=30), _SECRETISH, st.from_regex(r"\d{5,12}")), max_size=6)
+)
+def test_the_quick_check_skips_only_texts_with_nothing_to_redact(parts: list[str]) -> None:
+    # The three substitutions, always: what redact must still produce for every text.
+    text = "".join(parts)
+    expected = logs._BOT_TOKEN.sub(logs.REDACTED, text)
+    expected = logs._ACCESS_TOKEN.sub(lambda m: m.group(1) + logs.REDACTED, expected)
+    expected = logs._PHONE.sub(logs._mask_phone_match, expected)
+
+    assert redact(text) == expected
