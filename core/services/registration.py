@@ -116,7 +116,21 @@ class RegistrationService:
 
     async def _handle_once(self, park: Park, incoming: Incoming) -> Answer:
         flow, answer = await self._db.run(lambda uow: self._decide(uow, park, incoming))
-        self._count(flow)  # committed: what happened is a fact now
+        # Committed: what happened is a fact now, to count and to log. Logged here, not in
+        # the unit of work: a line for an update that was then rolled back would be false,
+        # and the database thread (SQLite's) is not held up by writing it.
+        self._count(flow)
+        conv = flow.conv
+        log.info(
+            "update handled",
+            extra={
+                "park": park.slug,
+                "channel": conv.channel.value,
+                "step": conv.step.value,
+                "outcome": flow.outcome,
+                "phone": mask_phone(conv.phone),
+            },
+        )
         if flow.sms is not None:
             return await self._send_after_commit(flow.conv, flow.sms, answer)
         return answer
@@ -133,7 +147,6 @@ class RegistrationService:
         if conv.seen(incoming.event_id):
             # A channel redelivers an update whose reply a crash may have cut off after the
             # commit: answer with where the chat stands, and apply nothing a second time.
-            log.info("duplicate update answered again", extra={"park": park.slug})
             if conv.issued_by(incoming.event_id):
                 # A crash may also have cut off the SMS, which leaves after the commit: the
                 # code is re-issued, or the driver would wait out the pause for nothing.
@@ -152,16 +165,6 @@ class RegistrationService:
         before.last_event = conv.last_event
         if conv != before or conv.version == 0:
             uow.conversations.save(conv)
-        log.info(
-            "update handled",
-            extra={
-                "park": park.slug,
-                "channel": who.channel.value,
-                "step": conv.step.value,
-                "outcome": flow.outcome,
-                "phone": mask_phone(conv.phone),
-            },
-        )
         return flow, Answer(conv.lang, tuple(replies))
 
     def _count(self, flow: _Flow) -> None:
