@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from app.bootstrap import Container, build
@@ -182,8 +183,15 @@ def warn_about_settings(settings: Settings) -> None:
         )
 
 
-async def serve(container: Container, stop: asyncio.Event, *, web: bool = True) -> None:
-    """Start every part, wait for ``stop``, stop the parts in reverse order."""
+async def serve(
+    container: Container,
+    stop: asyncio.Event,
+    *,
+    web: bool = True,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Start every part, call ``on_started``, wait for ``stop``, stop the parts in reverse
+    order."""
     warn_about_settings(container.settings)
     started: list[Part] = []
     try:
@@ -193,6 +201,8 @@ async def serve(container: Container, stop: asyncio.Event, *, web: bool = True) 
             log.info("started %s", part.name)
         if not started:
             log.warning("nothing to run: no park has a telegram_token or vk_token")
+        if on_started is not None:
+            on_started()
         await stop.wait()
     finally:
         for part in reversed(started):
@@ -221,6 +231,19 @@ async def run(settings: Settings, *, web: bool = True) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await serve(container, stop, web=web)
+        await serve(container, stop, web=web, on_started=freeze_startup_objects)
     finally:
         await container.aclose()
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up made out of the garbage collector's full collections.
+
+    Modules, classes, pydantic and SQLAlchemy schemas, the bots and routers live as long as
+    the process, yet each full collection walked all of them: about 250,000 objects, 0.3 s
+    of CPU a time on this VM. In bench.telegram_registrations (1,333 updates) the two full
+    collections took a fifth of the bot's CPU; frozen (``gc.freeze``, after a collection so
+    that no garbage is kept), they walk only what updates made since, and took 9 ms.
+    """
+    gc.collect()
+    gc.freeze()
