@@ -7,8 +7,13 @@ A temporary SQLite database (or the given one, which is used as is) gets a park,
 partners and a registered driver; each command then runs ``--runs`` times and the median
 and best wall times are printed with the median CPU time (user + system, which a busy
 machine inflates less than wall time), and the same figures for ``python -c pass`` (the
-interpreter's own start) for comparison. Figures depend on the machine and its load (printed
+interpreter's own start) and for importing the two libraries every command needs, SQLAlchemy
+and pydantic-settings, for comparison. Figures depend on the machine and its load (printed
 before and after): run it on an idle one.
+
+Each checkout's byte-code is compiled first, as an installed package has it: where
+``PYTHONDONTWRITEBYTECODE`` is set, no run would write it, and every run would compile the
+project's modules again.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PHONE = "+79161234567"
+PACKAGES = ("app", "core", "storage", "bots", "scheduler", "web")
+LIBRARIES = "import sqlalchemy, pydantic_settings"
 COMMANDS = {
     "partner list": ["partner", "list"],
     "driver show": ["driver", "show", PHONE, "--park", "mos"],
@@ -105,17 +112,24 @@ def main() -> None:
                 fill_in = "import asyncio, sys; from bench.cli import fill; "
                 fill_in += "asyncio.run(fill(sys.argv[1]))"  # that checkout's own code
                 subprocess.run([sys.executable, "-c", fill_in, str(config)], cwd=cwd, check=True)
-        rows = [("python -c pass", [sys.executable, "-c", "pass"], REPO)]
+        for _, cwd in checkouts:
+            packages = [name for name in PACKAGES if (cwd / name).is_dir()]
+            compile_all = [sys.executable, "-m", "compileall", "-q", *packages]
+            subprocess.run(compile_all, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        rows = [
+            ("python -c pass", [sys.executable, "-c", "pass"], REPO),
+            (f"python -c '{LIBRARIES}'", [sys.executable, "-c", LIBRARIES], REPO),
+        ]
         for name, args in COMMANDS.items():
             for label, cwd in checkouts:
                 rows.append(
                     (f"taxireg {name}{label}", [sys.executable, "-m", "app.cli", *args], cwd)
                 )
-        for _, args, cwd in rows[1:]:
-            timed(args, envs[cwd], cwd)  # warm the file cache and byte-code
+        for _, args, cwd in rows[2:]:
+            timed(args, envs[cwd], cwd)  # warm the file cache
         print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
         print(
-            f"{'command':<36}{'median':>10}{'best':>10}{'CPU':>10}"
+            f"{'command':<52}{'median':>10}{'best':>10}{'CPU':>10}"
             f"   ({options.runs} runs; wall time, and CPU time's median)"
         )
         times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in rows}
@@ -125,7 +139,7 @@ def main() -> None:
         for name, runs in times.items():
             wall = [w for w, _ in runs]
             cpu = statistics.median(c for _, c in runs)
-            print(f"{name:<36}{statistics.median(wall):>9.3f}s{min(wall):>9.3f}s{cpu:>9.3f}s")
+            print(f"{name:<52}{statistics.median(wall):>9.3f}s{min(wall):>9.3f}s{cpu:>9.3f}s")
         print(f"load average after:  {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
