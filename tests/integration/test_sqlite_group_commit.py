@@ -121,3 +121,22 @@ async def test_a_constraint_violation_spoils_only_its_own_job(sqlite_db: SqlData
     assert [results[0], results[2]] == [1, 6]
     assert "UNIQUE" in str(results[1])
     assert await _notes(sqlite_db) == [1, 6]
+
+
+async def test_a_job_that_ends_the_whole_transaction_leaves_the_others_done(
+    sqlite_db: SqlDatabase,
+) -> None:
+    # RAISE(ROLLBACK) in a trigger makes SQLite roll back the whole transaction, the other
+    # jobs' savepoints with it: the group is run again one job at a time.
+    await sqlite_db.run_on_connection(
+        lambda conn: conn.exec_driver_sql(
+            "CREATE TRIGGER no_13 BEFORE INSERT ON notes WHEN NEW.n = 13 "
+            "BEGIN SELECT RAISE(ROLLBACK, 'thirteen'); END"
+        )
+    )
+
+    results = await _queued_behind_a_blocker(sqlite_db, [_insert(1), _insert(13), _insert(3)])
+
+    assert [results[0], results[2]] == [1, 3]
+    assert "thirteen" in str(results[1])
+    assert await _notes(sqlite_db) == [1, 3]
