@@ -325,7 +325,6 @@ class MemoryConversations(_Repo):
         c.version += 1
         self.s.conversations[key] = replace(c)
 
-
     def unfinished_page(
         self, where: DriverFilter, after_id: int, limit: int
     ) -> list[Conversation]:

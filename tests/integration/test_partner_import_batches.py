@@ -164,4 +164,3 @@ async def test_writers_racing_the_import_keep_theirs_and_leave_no_stray_code(
     assert await counts(app) == (before[0] + 1, before[1] + 1)
     first = [p for p in await app.admin.list_partners("mos") if p.phone == "+79160000001"]
     assert [p.name for p in first] == ["Первый"]
-

@@ -94,9 +94,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
 
     assert settings.data_dir == tmp_path / "home" / ".local" / "share" / "taxireg"
     assert settings.database.url is None
-    assert settings.database_url == (
-        f"sqlite:///{tmp_path}/home/.local/share/taxireg/taxireg.db"
-    )
+    assert settings.database_url == f"sqlite:///{tmp_path}/home/.local/share/taxireg/taxireg.db"
     assert settings.sms.sender == "log"
     assert settings.telegram.api_server is None
     assert settings.telegram.polling_timeout == 30
