@@ -2,9 +2,10 @@
 
 The app is ``Channel.APP`` and its identity is the phone number itself, so a repeated call
 for one phone is the same conversation (its SMS pause, quotas, attempts and code cooldown).
-Both calls run the registration flow's own steps (``_Flow``) inside one ``Database.run``:
-sending a code is the flow's ``send_otp``, confirming it is ``check_otp`` then the flow's
-``phone_confirmed``, and the promo code goes through ``on_code_text`` like a typed code.
+Both calls run the registration flow's own steps (``RegistrationFlow``) inside one
+``Database.run``: sending a code is the flow's ``send_otp``, confirming it is ``check_otp``
+then the flow's ``phone_confirmed``, and the promo code goes through ``on_code_text`` like a
+typed code.
 The outcome is read from what the flow decided, so no rule is written twice.
 
 One difference from a chat: an app call carries the SMS code and the promo code together,
@@ -31,7 +32,7 @@ from core.domain.text import clean_name
 from core.ports import StaleState, UnitOfWork
 from core.replies import Answer
 from core.services.landing import LandingService
-from core.services.registration import RegistrationService, _Flow
+from core.services.registration import RegistrationFlow, RegistrationService
 
 log = logging.getLogger("taxireg.app")
 
@@ -91,7 +92,7 @@ class AppRegistrationService:
 
     @property
     def limits(self) -> Limits:
-        return self._reg._limits
+        return self._reg.limits
 
     # -- POST /app/sms --------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class AppRegistrationService:
         limits (the partner cabinet's sign-in uses it too, with a user id of its own)."""
         for _ in range(_ATTEMPTS):
             try:
-                flow, wait = await self._reg._db.run(
+                flow, wait = await self._reg.db.run(
                     lambda uow: self._send(uow, park, phone, user_id, lang)
                 )
             except StaleState:
@@ -119,10 +120,10 @@ class AppRegistrationService:
 
     def _send(
         self, uow: UnitOfWork, park: Park, phone: str, user_id: str, lang: str | None
-    ) -> tuple[_Flow, SmsWait | None]:
+    ) -> tuple[RegistrationFlow, SmsWait | None]:
         conv = self._conversation(uow, park, user_id, lang)
-        flow = _Flow(self._reg, uow, park, conv)
-        now = self._reg._clock.now()
+        flow = RegistrationFlow(self._reg, uow, park, conv)
+        now = self._reg.clock.now()
         # The same rule the flow applies, read before it runs: the app is told the exact wait.
         wait = conv.sms_wait(
             now, flow.limits, uow.sms.sent_since(phone, now - flow.limits.sms_lookback)
@@ -135,7 +136,7 @@ class AppRegistrationService:
         )
         return flow, wait
 
-    async def _after_send(self, flow: _Flow, wait: SmsWait | None) -> AppResult:
+    async def _after_send(self, flow: RegistrationFlow, wait: SmsWait | None) -> AppResult:
         if flow.sms is None:
             seconds = wait.seconds if wait is not None else 1
             return AppResult(
@@ -143,7 +144,7 @@ class AppRegistrationService:
                 retry_after=seconds,
                 args={"limit": wait and wait.limit.value},
             )
-        answer = await self._reg._send_after_commit(flow.conv, flow.sms, Answer(flow.conv.lang))
+        answer = await self._reg.send_after_commit(flow.conv, flow.sms, Answer(flow.conv.lang))
         if any(reply.key == "sms-failed" for reply in answer.replies):
             return AppResult(AppOutcome.SMS_FAILED)
         return AppResult(AppOutcome.SMS_SENT)
@@ -164,7 +165,7 @@ class AppRegistrationService:
             return AppResult(AppOutcome.PHONE_INVALID)
         for _ in range(_ATTEMPTS):
             try:
-                result = await self._reg._db.run(
+                result = await self._reg.db.run(
                     lambda uow: self._register(uow, park, phone, sms_code, promo_code, name)
                 )
             except StaleState:
@@ -187,7 +188,7 @@ class AppRegistrationService:
         conv = uow.conversations.get(park.slug, Channel.APP, phone)
         if conv is None or conv.phone != phone:
             return AppResult(AppOutcome.SMS_EXPIRED)
-        flow = _Flow(self._reg, uow, park, conv)
+        flow = RegistrationFlow(self._reg, uow, park, conv)
         result = self._judge(uow, flow, phone, sms_code, promo_code, name)
         uow.conversations.save(conv)
         log.info(
@@ -204,13 +205,13 @@ class AppRegistrationService:
     def _judge(
         self,
         uow: UnitOfWork,
-        flow: _Flow,
+        flow: RegistrationFlow,
         phone: str,
         sms_code: str,
         promo_code: str | None,
         name: str | None,
     ) -> AppResult:
-        conv, park, now = flow.conv, flow.park, self._reg._clock.now()
+        conv, park, now = flow.conv, flow.park, self._reg.clock.now()
         kept = (conv.otp_hash, conv.otp_expires_at)
         digits = sms_code.strip().replace(" ", "").replace("-", "")[:16]
         check = conv.check_otp(digits, now, flow.limits)

@@ -80,13 +80,13 @@ class RegistrationService:
         limits: Limits | None = None,
         issuer: CodeIssuer | None = None,
     ) -> None:
-        self._db = db
+        self.db = db
         self.parks = dict(parks)
-        self._clock = clock
-        self._sms = sms
+        self.clock = clock
+        self.sms_sender = sms
         self.catalog = catalog
-        self._limits = limits or Limits()
-        self._issuer = issuer or CodeIssuer()
+        self.limits = limits or Limits()
+        self.issuer = issuer or CodeIssuer()
         # Called in the transaction that creates a driver (outgoing webhooks' outbox rows).
         self.on_registered: list[Callable[[UnitOfWork, Driver], None]] = []
         # Updates and registrations counted for /metrics; ``app`` installs the real one.
@@ -115,7 +115,7 @@ class RegistrationService:
         return Answer(self.catalog.default, (Reply("try-later"),))
 
     async def _handle_once(self, park: Park, incoming: Incoming) -> Answer:
-        flow, answer = await self._db.run(lambda uow: self._decide(uow, park, incoming))
+        flow, answer = await self.db.run(lambda uow: self._decide(uow, park, incoming))
         # Committed: what happened is a fact now, to count and to log. Logged here, not in
         # the unit of work: a line for an update that was then rolled back would be false,
         # and the database thread (SQLite's) is not held up by writing it.
@@ -132,17 +132,19 @@ class RegistrationService:
             },
         )
         if flow.sms is not None:
-            return await self._send_after_commit(flow.conv, flow.sms, answer)
+            return await self.send_after_commit(flow.conv, flow.sms, answer)
         return answer
 
-    def _decide(self, uow: UnitOfWork, park: Park, incoming: Incoming) -> tuple[_Flow, Answer]:
+    def _decide(
+        self, uow: UnitOfWork, park: Park, incoming: Incoming
+    ) -> tuple[RegistrationFlow, Answer]:
         """The whole update as one transaction, run where the database lives."""
         who = incoming.who
         conv = uow.conversations.get(park.slug, who.channel, who.user_id)
         if conv is None:
             conv = Conversation(park=park.slug, channel=who.channel, user_id=who.user_id)
             conv.lang = self.catalog.pick(incoming.profile and incoming.profile.language)
-        flow = _Flow(self, uow, park, conv)
+        flow = RegistrationFlow(self, uow, park, conv)
         before = conv.snapshot()
         if conv.seen(incoming.event_id):
             # A channel redelivers an update whose reply a crash may have cut off after the
@@ -167,7 +169,7 @@ class RegistrationService:
             uow.conversations.save(conv)
         return flow, Answer(conv.lang, tuple(replies))
 
-    def _count(self, flow: _Flow) -> None:
+    def _count(self, flow: RegistrationFlow) -> None:
         park, channel = flow.park.slug, flow.conv.channel
         if flow.registered:
             self.telemetry.registered(park, channel)
@@ -178,7 +180,7 @@ class RegistrationService:
             outcome = UpdateOutcome.ANSWERED
         self.telemetry.update_handled(park, channel, outcome)
 
-    async def _send_after_commit(
+    async def send_after_commit(
         self, conv: Conversation, sms: tuple[str, str], answer: Answer
     ) -> Answer:
         if await self.send_sms(*sms):
@@ -194,14 +196,14 @@ class RegistrationService:
                 uow.conversations.save(current)
 
         with contextlib.suppress(StaleState):
-            await self._db.run(take_back)
+            await self.db.run(take_back)
         return Answer(conv.lang, (Reply("sms-failed", keyboard=()),))
 
     async def send_sms(self, phone: str, text: str) -> bool:
         """Send through the gateway; one retry, because gateways drop single requests."""
         for attempt in (1, 2):
             try:
-                await self._sms.send(phone, text)
+                await self.sms_sender.send(phone, text)
                 return True
             except SmsError as exc:
                 log.warning(
@@ -223,8 +225,11 @@ def _apply_profile(conv: Conversation, profile: Profile | None, catalog: Catalog
 
 
 @dataclass
-class _Flow:
-    """The decisions for one update; lives for one transaction."""
+class RegistrationFlow:
+    """The decisions for one update; lives for one transaction.
+
+    Public for the other channels' use cases (``core.services.app_registration``), which run
+    the same steps inside their own unit of work, so that no rule is written twice."""
 
     service: RegistrationService
     uow: UnitOfWork
@@ -236,7 +241,7 @@ class _Flow:
 
     @property
     def limits(self) -> Limits:
-        return self.service._limits
+        return self.service.limits
 
     def dispatch(self, event: Event) -> list[Reply]:
         match event:
@@ -399,11 +404,11 @@ class _Flow:
 
     def give_consent(self) -> None:
         """Sending the phone after the policy was shown is the consent (152-FZ): record it."""
-        self.conv.consent_at = self.service._clock.now()
+        self.conv.consent_at = self.service.clock.now()
         self.conv.consent_url = self.park.privacy_url
 
     def send_otp(self, phone: str, pause: bool = True) -> list[Reply]:
-        conv, now, sms_log = self.conv, self.service._clock.now(), self.uow.sms
+        conv, now, sms_log = self.conv, self.service.clock.now(), self.uow.sms
         # Limits hold per chat (any number) and per number (every chat, channel and park).
         sent = sms_log.sent_since(phone, now - self.limits.sms_lookback)
         wait = conv.sms_wait(now, self.limits, sent, pause=pause)
@@ -431,7 +436,7 @@ class _Flow:
                 self.outcome = "otp_junk"
                 return [Reply("otp-not-digits", keyboard=_otp_keyboard())]
             return self.send_otp(phone)
-        result = self.conv.check_otp(digits, self.service._clock.now(), self.limits)
+        result = self.conv.check_otp(digits, self.service.clock.now(), self.limits)
         self.outcome = f"otp_{result.value}"
         match result:
             case OtpCheck.OK:
@@ -502,7 +507,7 @@ class _Flow:
     # -- referral code --------------------------------------------------------------------
 
     def on_code_text(self, text: str) -> list[Reply]:
-        conv, now = self.conv, self.service._clock.now()
+        conv, now = self.conv, self.service.clock.now()
         keyboard = (Button.of(Action.NO_CODE),)
         left = conv.cooldown_left(now)
         if left:
@@ -555,7 +560,7 @@ class _Flow:
     # -- completion -----------------------------------------------------------------------
 
     def complete(self, referral: CodeInfo | None, source: Source) -> list[Reply]:
-        conv, uow, now = self.conv, self.uow, self.service._clock.now()
+        conv, uow, now = self.conv, self.uow, self.service.clock.now()
         phone = conv.phone or ""
         if conv.consent_at is None:
             # No recorded consent (a conversation from before consent was recorded): no
@@ -563,7 +568,7 @@ class _Flow:
             self.outcome = "consent_missing"
             conv.restart_phone()
             return self.prompt()
-        code = self.service._issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
+        code = self.service.issuer.issue(uow.codes, self.park.slug, OwnerKind.DRIVER)
         driver = Driver(
             park=self.park.slug,
             phone=phone,
@@ -611,14 +616,14 @@ class _Flow:
         conv = self.conv
         if conv.step is Step.DONE and conv.driver_id is not None:
             if on:
-                now = self.service._clock.now()
+                now = self.service.clock.now()
                 self.uow.drivers.set_mailing(
                     conv.driver_id, now, conv.channel, self.park.privacy_url
                 )
             else:
                 self.uow.drivers.set_mailing(conv.driver_id, None, None, None)
         if not on and conv.stopped_at is None:
-            conv.stopped_at = self.service._clock.now()  # no registration reminder either
+            conv.stopped_at = self.service.clock.now()  # no registration reminder either
         self.outcome = "mailing_on" if on else "mailing_off"
         return [Reply("mailing-on" if on else "mailing-off", keyboard=(_MY_CODE,))]
 
@@ -673,7 +678,7 @@ class _Flow:
         if owner is None:
             self.outcome = "not_registered"
             return [Reply("not-registered"), *self.prompt()]
-        now = self.service._clock.now()
+        now = self.service.clock.now()
         month = now.astimezone(ZoneInfo(self.park.timezone)).strftime("%Y-%m")
         statement = read_statement(self.uow.ledger, owner, month)
         catalog, lang = self.service.catalog, conv.lang
@@ -721,7 +726,7 @@ class _Flow:
             self.outcome = "not_registered"
             return [Reply("not-registered"), *self.prompt()]
         program = self.bonus_program()
-        now = self.service._clock.now()
+        now = self.service.clock.now()
         key, args = handle_payout(self.uow, program, owner, action, now)
         self.outcome = key.replace("-", "_")
         balance = self.uow.ledger.balance(owner)

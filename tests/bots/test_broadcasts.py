@@ -242,7 +242,7 @@ async def test_a_filter_narrows_the_drivers(
 async def test_vk_drivers_are_skipped(app: Container, clock: FakeClock) -> None:
     partner = await linked_partner(app, chat_id=6900)
     sms = RecordingSms()
-    app.registration._sms = sms  # the SMS port: read the code a VK driver would receive
+    app.registration.sms_sender = sms  # the SMS port: read the code a VK driver would receive
     who = Identity(Channel.VK, str(next(_users)))
     phone = "+79160009900"
 

@@ -100,7 +100,7 @@ async def test_every_outcome_of_the_referral_step(api: Api) -> None:
 
 async def test_wrong_codes_start_the_cooldown(api: Api) -> None:
     await ask_sms(api)
-    limits = api.container.registration._limits
+    limits = api.container.registration.limits
     for _ in range(limits.code_max_failures - 1):
         error(await register(api, promo_code="zz99zz99"), 422, "code_unknown")
     cooled = await register(api, promo_code="yy88yy88")
