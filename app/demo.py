@@ -36,6 +36,8 @@ DEMO_PARKS: list[dict[str, Any]] = [
         "name": "Мос ГорТакси",
         "landing_url": "https://mos-gortaxi.ru/ref",
         "telegram_username": "mos_gortaxi_bot",
+        # Shown at the phone step (152-FZ consent), and recorded with the registration.
+        "privacy_url": "https://mos-gortaxi.ru/privacy",
         "bonus": DEMO_BONUS,
     },
     {
@@ -43,6 +45,7 @@ DEMO_PARKS: list[dict[str, Any]] = [
         "name": "Питер Такси",
         "landing_url": "https://spb-taxi.ru/ref",
         "telegram_username": "spb_taxi_bot",
+        "privacy_url": "https://spb-taxi.ru/privacy",
         "bonus": DEMO_BONUS,
     },
 ]

@@ -336,6 +336,8 @@ async def test_demo_registers_two_drivers_through_piped_stdin(tmp_path: Path) ->
         mos = (await until(r"^\s+mos-gortaxi\s+partner .* code (\S+)$"))[1]
         spb = (await until(r"^\s+spb-taxi\s+partner .* code (\S+)$"))[1]
         await until("введите номер мобильного телефона")
+        # The park's privacy policy is shown with the phone prompt (152-FZ consent).
+        await until("Отправляя номер, вы соглашаетесь .*https://mos-gortaxi.ru/privacy")
 
         send("+7 916 123-45-67")
         send((await until(r"^\[SMS to \+79161234567\] .*\b(\d{6})\b"))[1])
