@@ -220,15 +220,9 @@ class _SqliteRunner:
                     outcomes.append((job.future, result, None))
                 if time.perf_counter() - since > _MAX_HOLD_S:
                     break
-            if conn.in_transaction():
-                conn.commit()
-            else:
-                raw.commit()
+            _commit(conn, raw)
         except BaseException as exc:
-            if conn.in_transaction():
-                conn.rollback()
-            elif raw.in_transaction:
-                raw.rollback()
+            _rollback(conn, raw)
             raise _GroupFailed from exc
         return outcomes
 
@@ -248,15 +242,9 @@ class _SqliteRunner:
         try:
             result = work(conn)
         except BaseException:
-            if conn.in_transaction():
-                conn.rollback()
-            else:
-                raw.rollback()  # type: ignore[union-attr]
+            _rollback(conn, raw)
             raise
-        if conn.in_transaction():
-            conn.commit()
-        else:
-            raw.commit()  # type: ignore[union-attr]
+        _commit(conn, raw)
         return result
 
     @staticmethod
@@ -348,6 +336,23 @@ def _groups(batch: list[_Job | None]) -> Iterator[list[_Job] | None]:
         group.append(job)
     if group:
         yield group
+
+
+def _commit(conn: Connection, raw: Any) -> None:
+    """End the transaction begun on the driver. A statement SQLAlchemy ran meanwhile made it
+    begin its own on top (its begin hook emitted nothing): then its commit ends ours."""
+    if conn.in_transaction():
+        conn.commit()
+    else:
+        raw.commit()
+
+
+def _rollback(conn: Connection, raw: Any) -> None:
+    """Like ``_commit``, undoing; harmless when SQLite already ended the transaction."""
+    if conn.in_transaction():
+        conn.rollback()
+    else:
+        raw.rollback()
 
 
 def _hand_back(held: dict[asyncio.AbstractEventLoop, list[_Outcome]]) -> None:
