@@ -170,9 +170,8 @@ class _SqliteRunner:
         held: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         start = 0
         while start < len(jobs):
-            since = time.perf_counter()
             try:
-                done = self._together(jobs[start:], since)
+                done = self._together(jobs[start:])
             except _GroupFailed:
                 done = [self._alone(jobs[start])]
             for job, outcome in zip(jobs[start:], done, strict=False):
@@ -192,9 +191,10 @@ class _SqliteRunner:
         except BaseException as exc:  # raised in the awaiting task, as an executor does
             return (job.future, None, exc)
 
-    def _together(self, jobs: list[_Job], since: float) -> list[_Outcome]:
-        """Run jobs of one kind in one transaction until ``_MAX_HOLD_S`` has passed since
-        ``since``; their outcomes, in order. A single job (and a schema job) is ``_alone``."""
+    def _together(self, jobs: list[_Job]) -> list[_Outcome]:
+        """Run jobs of one kind in one transaction until they took ``_MAX_HOLD_S``; their
+        outcomes, in order. A single job (and a schema job) is ``_alone``."""
+        since = time.perf_counter()
         if len(jobs) == 1 or jobs[0].kind not in (_Kind.READ, _Kind.WRITE):
             return [self._alone(jobs[0])]
         conn = self._connection()
