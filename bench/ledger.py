@@ -11,6 +11,14 @@ orders through ``LedgerService.import_orders`` in batches of 5,000 (the CLI's tr
 ``--batch 1000`` for the API's).
 Printed: orders per second against the 20,000 orders/s target, and ledger rows written.
 
+Part 1b is the floor under part 1, measured in the same run on SQLite: the orders and ledger
+rows the import wrote, copied batch by batch with ``INSERT … SELECT`` into empty copies of the
+two tables, so nothing but SQLite's own storing of them is timed (no Python per row, no
+reads, no summaries). Twice: with the tables as migrated, and with only what the issue's
+reads need (the order key, the ledger by beneficiary and by order), no foreign keys. An
+import cannot be faster than storing its rows; if the floor is near the target, so is the
+ceiling.
+
 Part 2 gives one partner 100,000 ledger rows (bulk-inserted) and times
 ``LedgerService.balance`` (a primary-key read of the balances summary), against the 5 ms
 target and against summing the ledger itself, measured in the same run.
@@ -23,6 +31,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -160,6 +169,78 @@ async def import_part(db: SqlDatabase, n: int, drivers: int, batch: int) -> None
     print(f"re-delivery (nothing to do): {redo:,.0f} orders/s")
 
 
+STORED = ("orders", "ledger")
+# What the issue's own reads need of the two tables: orders by (park, external id), ledger
+# rows by beneficiary and by order, a row reversed at most once.
+LEAN_DROPPED = re.compile(r"\s*CONSTRAINT (fk_|ck_|uq_ledger_reversal_of)")
+LEAN_INDEXES = {"ix_ledger_park_month"}
+
+
+def copy_ddl(conn: Connection, lean: bool) -> list[str]:
+    """The DDL of ``STORED`` for empty ``floor_*`` copies, indexes included."""
+    statements = []
+    rows = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('orders', 'ledger')"
+        " AND sql IS NOT NULL ORDER BY type DESC"  # tables before their indexes
+    ).all()
+    for name, sql in rows:
+        if lean and name in LEAN_INDEXES:
+            continue
+        if lean:  # SQLAlchemy's DDL: one column or constraint per line
+            kept = [line for line in sql.splitlines() if not LEAN_DROPPED.match(line)]
+            sql = re.sub(r",\s*\n\)$", "\n)", "\n".join(kept))
+        sql = re.sub(r"\b(orders|ledger)\b(?=\s*\()", r"floor_\1", sql)
+        sql = re.sub(r"INDEX (\w+)", r"INDEX floor_\1", sql)
+        statements.append(sql)
+    if lean:
+        statements.append(
+            "CREATE UNIQUE INDEX floor_uq_reversal ON floor_ledger (reversal_of)"
+            " WHERE reversal_of IS NOT NULL"
+        )
+    return statements
+
+
+async def floor_part(db: SqlDatabase, n: int, batch: int) -> None:
+    if db.dialect != "sqlite":
+        return
+    for lean in (False, True):
+
+        def create(conn: Connection, lean: bool = lean) -> None:
+            for table in reversed(STORED):  # the ledger refers to the orders
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS floor_{table}")
+            for sql in copy_ddl(conn, lean):
+                conn.exec_driver_sql(sql)
+
+        await db.run_on_connection(create)
+        first = await db.run_on_connection(
+            lambda c: c.exec_driver_sql("SELECT min(id) FROM orders").scalar_one()
+        )
+        elapsed = 0.0
+        for low in range(first, first + n, batch):
+
+            def store(conn: Connection, low: int = low) -> None:
+                bounds = (low, low + batch - 1)
+                conn.exec_driver_sql(
+                    "INSERT INTO floor_orders SELECT * FROM orders WHERE id BETWEEN ? AND ?",
+                    bounds,
+                )
+                conn.exec_driver_sql(
+                    "INSERT INTO floor_ledger SELECT * FROM ledger"
+                    " WHERE order_id BETWEEN ? AND ? ORDER BY id",
+                    bounds,
+                )
+
+            started = time.perf_counter()
+            await db.run_on_connection(store)
+            elapsed += time.perf_counter() - started
+        rate = n / elapsed
+        shape = "only the indexes the reads need, no foreign keys" if lean else "as migrated"
+        print(
+            f"floor, storing those orders and ledger rows alone ({shape}): {rate:,.0f} orders/s "
+            f"= {elapsed / n * 1e6:.1f} µs an order ({rate / IMPORT_TARGET:.2f}x the target)"
+        )
+
+
 def fill_ledger(conn: Connection, rows: int) -> None:
     """Give partner 1 ``rows`` more ledger rows, each on an order of its own."""
     base = conn.execute(select(func.coalesce(func.max(t.orders.c.id), 0))).scalar_one()
@@ -238,6 +319,7 @@ async def main(
             await db.run_on_connection(lambda conn: seed(conn, drivers))
             print(f"{db.dialect}: {drivers} drivers in chains, 3 levels")
             await import_part(db, n_orders, drivers, batch)
+            await floor_part(db, n_orders, batch)
             await balance_part(db, balance_rows)
         finally:
             await db.dispose()
