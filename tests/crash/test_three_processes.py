@@ -197,10 +197,15 @@ async def test_three_processes_two_kills(tmp_path: Path) -> None:
         assert duplicates[slug] <= len(killed)
 
     # No bot polled by two processes at once; none left unpolled past the takeover time.
-    polls = [*telegram.polls, *vk.polls]
-    assert overlaps(polls, kill_times) == []
-    # A 409 only ever answers the dead process's poll, superseded by the new holder's.
-    assert [p for p in telegram.polls if p.status == 409 and not cut_by_kill(p, kill_times)] == []
+    # Up to the survivor's stop: stopping cancels its long poll and at once confirms what it
+    # handled with a getUpdates of its own, which the fake may serve before it notices the
+    # hang-up; that is one process finishing, not a second poller.
+    polls = [p for p in [*telegram.polls, *vk.polls] if p.start < end]
+    assert overlaps(polls, kill_times) == [], f"kills at {kill_times}"
+    # A 409 only ever answers the dead process's poll, superseded by the new holder's (or
+    # the survivor's last long poll, superseded by its own confirmation when stopping).
+    conflicts = [p for p in polls if p.status == 409 and p.end is not None and p.end < end]
+    assert [p for p in conflicts if not cut_by_kill(p, kill_times)] == []
     gaps = {bot: longest_gap(polls, bot, end) for bot in {p.bot for p in polls}}
     longest = sorted(round(g, 1) for g in gaps.values())
     print(
