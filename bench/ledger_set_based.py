@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ class Prototype:
         return cursor
 
     def import_batch(self, batch: Sequence[OrderInput]) -> None:
-        months: dict[object, str] = {}
+        months: dict[datetime, str] = {}
         staged = []
         for seq, raw in enumerate(batch):
             if check_order(raw) is not None or raw.driver_id is None:
