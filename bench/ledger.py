@@ -180,8 +180,9 @@ def copy_ddl(conn: Connection, lean: bool) -> list[str]:
     """The DDL of ``STORED`` for empty ``floor_*`` copies, indexes included."""
     statements = []
     rows = conn.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('orders', 'ledger')"
-        " AND sql IS NOT NULL ORDER BY type DESC"  # tables before their indexes
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN (?, ?)"
+        " AND sql IS NOT NULL ORDER BY type DESC",  # tables before their indexes
+        STORED,
     ).all()
     for name, sql in rows:
         if lean and name in LEAN_INDEXES:

@@ -159,9 +159,8 @@ async def test_three_processes_two_kills(tmp_path: Path) -> None:
                 alive = [c for c in children if c not in killed]
                 victim = max(alive, key=leases_held)
                 victims.append(leases_held(victim))
-                # The moment of the signal, not of reaping: the fake server, in this event
-                # loop, may see the dead client's socket close before the loop learns of the
-                # exit, and the killed process's poll must count as cut by this kill.
+                # The moment of the signal: the process is gone from then on, and this loop
+                # may learn of the exit only after the fakes saw its sockets close.
                 kill_times.append(time.monotonic())
                 victim.kill()
                 await victim.process.wait()
