@@ -184,8 +184,8 @@ class _SqliteRunner:
 
     def _alone(self, job: _Job) -> _Outcome:
         try:
-            if job.kind is _Kind.CLOSE:
-                return (job.future, job.work(self._connection()), None)
+            if job.work is None:  # closing: not through _connection(), which opens one first
+                return (job.future, self._close(), None)
             schema = job.kind is _Kind.SCHEMA
             return (job.future, self._transaction(job.work, job.kind is _Kind.READ, schema), None)
         except BaseException as exc:  # raised in the awaiting task, as an executor does
@@ -274,7 +274,7 @@ class _SqliteRunner:
         self._closed = True
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._jobs.put(_Job(lambda _conn: self._close(), loop, future, _Kind.CLOSE))
+        self._jobs.put(_Job(None, loop, future, _Kind.CLOSE))
         self._jobs.put(None)  # the thread ends after this batch
         await future
         await asyncio.to_thread(self._thread.join)
@@ -312,7 +312,7 @@ def _kind(readonly: bool, schema: bool) -> _Kind:
 
 @dataclass(frozen=True)
 class _Job:
-    work: Callable[[Connection], Any]
+    work: Callable[[Connection], Any] | None  # None: close the runner (``_Kind.CLOSE``)
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     kind: _Kind

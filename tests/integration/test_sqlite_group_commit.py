@@ -140,3 +140,14 @@ async def test_a_job_that_ends_the_whole_transaction_leaves_the_others_done(
     assert [results[0], results[2]] == [1, 3]
     assert "thirteen" in str(results[1])
     assert await _notes(sqlite_db) == [1, 3]
+
+
+async def test_closing_a_database_never_used_leaves_no_file(tmp_path: Path) -> None:
+    # The close runs on the database thread like a job, but must not open a connection
+    # first: on SQLite that would create an empty database file where none was wanted.
+    path = tmp_path / "unused.db"
+    db = SqlDatabase(f"sqlite:///{path}", FakeClock())
+
+    await db.dispose()
+
+    assert not path.exists()
